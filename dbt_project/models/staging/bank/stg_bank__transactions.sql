@@ -1,0 +1,32 @@
+-- raw.bank_transactions holds each transaction_id once (the ingest step skips known ids).
+with source as (
+    select * from {{ source('raw', 'bank_transactions') }}
+),
+
+renamed as (
+    select
+        transaction_id,
+        bank_reference,
+        account,
+        statement_id,
+        sequence_number,
+        booking_date,
+        value_date,
+        effective_date,
+        {{ to_money('amount') }} as amount,
+        currency,
+        counterparty_name,
+        counterparty_account,
+        remittance_info,
+        structured_reference,
+        nullif(end_to_end_id, '') as end_to_end_id,
+        coalesce(is_reversal, false) as is_reversal,
+        nullif(reversal_of, '') as reversal_of,
+        nullif(return_reason, '') as return_reason,
+        bank_format,
+        source_file,
+        _loaded_at as loaded_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ source('raw', 'erp_credit_notes') }}
+),
+
+renamed as (
+    select
+        credit_note_id,
+        invoice_id,
+        customer_id,
+        issue_date,
+        currency,
+        {{ to_money('amount') }} as amount
+    from source
+    {{ latest_version(['credit_note_id']) }}
+)
+
+select * from renamed

@@ -1,0 +1,14 @@
+with source as (
+    select * from {{ source('raw', 'erp_fx_rates') }}
+),
+
+renamed as (
+    select
+        "date" as rate_date,
+        currency,
+        rate_to_reporting
+    from source
+    {{ latest_version(['"date"', 'currency']) }}
+)
+
+select * from renamed

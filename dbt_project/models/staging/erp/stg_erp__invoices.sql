@@ -1,0 +1,22 @@
+with source as (
+    select * from {{ source('raw', 'erp_invoices') }}
+),
+
+renamed as (
+    select
+        invoice_id,
+        invoice_number,
+        order_id,
+        customer_id,
+        salesperson_id,
+        issue_date,
+        due_date,
+        currency,
+        {{ to_money('amount') }} as amount,
+        status,
+        coalesce(disputed, false) as disputed
+    from source
+    {{ latest_version(['invoice_id']) }}
+)
+
+select * from renamed

@@ -1,0 +1,18 @@
+with source as (
+    select * from {{ source('raw', 'erp_orders') }}
+),
+
+renamed as (
+    select
+        order_id,
+        customer_id,
+        salesperson_id,
+        order_date,
+        currency,
+        {{ to_money('amount') }} as amount,
+        status
+    from source
+    {{ latest_version(['order_id']) }}
+)
+
+select * from renamed

@@ -1,0 +1,11 @@
+with source as (
+    select * from {{ source('raw', 'erp_salespeople') }}
+),
+
+renamed as (
+    select salesperson_id, name, team, manager_id
+    from source
+    {{ latest_version(['salesperson_id']) }}
+)
+
+select * from renamed

@@ -1,0 +1,26 @@
+with source as (
+    select * from {{ source('recon', 'allocation_ledger') }}
+),
+
+renamed as (
+    select
+        event_seq,
+        event_type,
+        run_id,
+        as_of_date as recorded_as_of_date,
+        recorded_at,
+        transaction_id,
+        invoice_id,
+        amount,
+        currency,
+        effective_date,
+        rule,
+        rule_version,
+        score,
+        evidence,
+        decided_by,
+        reason
+    from source
+)
+
+select * from renamed

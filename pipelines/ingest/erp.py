@@ -1,0 +1,344 @@
+"""ERP extracts (and manual decisions) into ``raw.*``: append-only, typed, with lineage.
+
+Each entity has a spec (columns, types, which are required). A file is read as text, every
+row is validated set-based in DuckDB, the good rows are appended to ``raw.<table>`` with
+their source file, line and load time, and the bad rows go to ``audit.rejects`` with a
+reason naming the file, the line, what was expected and what was found. A file missing a
+required column, or that cannot be read at all, is quarantined. Upsert by key (latest
+``updated_at``, then latest file, then latest line) happens in the dbt staging models.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipelines.ingest.bank.common import ISO_4217_CURRENT
+from pipelines.ingest.files import (
+    InboxFile,
+    list_inbox,
+    new_files,
+    next_file_seq,
+    quarantine,
+    register_file,
+)
+from pipelines.settings import Settings
+from pipelines.warehouse import MONEY_RAW, one_row, raw_lineage_columns
+
+log = logging.getLogger("arw.ingest")
+
+TEXT, DATE, DECIMAL, INT, BOOL, CURRENCY, TIMESTAMP, PERIOD = (
+    "text", "date", "decimal", "int", "bool", "currency", "timestamp", "period")
+
+_SQL_TYPES = {TEXT: "VARCHAR", DATE: "DATE", DECIMAL: MONEY_RAW, INT: "INTEGER", BOOL: "BOOLEAN",
+              CURRENCY: "VARCHAR", TIMESTAMP: "TIMESTAMP", PERIOD: "VARCHAR"}
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    type: str = TEXT
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    positive: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    folder: str
+    patterns: tuple[str, ...]
+    key: tuple[str, ...]
+    columns: tuple[Col, ...]
+    # groups of columns of which at least one must be filled
+    one_of: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+
+    @property
+    def table(self) -> str:
+        prefix = "manual" if self.folder == "manual" else "erp"
+        return f"{prefix}_{self.name}"
+
+    @property
+    def kind(self) -> str:
+        return f"{self.folder}:{self.name}"
+
+
+def _patterns(stem: str) -> tuple[str, ...]:
+    return (f"{stem}*.csv", f"{stem}*.parquet")
+
+
+ENTITIES: tuple[Entity, ...] = (
+    Entity("customers", "erp", _patterns("customers"), ("customer_id",), (
+        Col("customer_id", required=True), Col("name", required=True), Col("country"),
+        Col("currency", CURRENCY, required=True), Col("credit_limit", DECIMAL),
+        Col("payment_terms_days", INT, required=True), Col("salesperson_id", required=True),
+        Col("is_key_account", BOOL), Col("bank_accounts"), Col("aliases"),
+        Col("updated_at", TIMESTAMP))),
+    Entity("salespeople", "erp", _patterns("salespeople"), ("salesperson_id",), (
+        Col("salesperson_id", required=True), Col("name", required=True), Col("team"),
+        Col("manager_id"), Col("updated_at", TIMESTAMP))),
+    Entity("orders", "erp", _patterns("orders"), ("order_id",), (
+        Col("order_id", required=True), Col("customer_id", required=True), Col("salesperson_id"),
+        Col("order_date", DATE, required=True), Col("currency", CURRENCY, required=True),
+        Col("amount", DECIMAL, required=True),
+        Col("status", required=True, choices=("open", "invoiced", "cancelled")),
+        Col("updated_at", TIMESTAMP))),
+    Entity("invoices", "erp", _patterns("invoices"), ("invoice_id",), (
+        Col("invoice_id", required=True), Col("invoice_number", required=True), Col("order_id"),
+        Col("customer_id", required=True), Col("salesperson_id"),
+        Col("issue_date", DATE, required=True), Col("due_date", DATE, required=True),
+        Col("currency", CURRENCY, required=True), Col("amount", DECIMAL, required=True, positive=True),
+        Col("status", required=True, choices=("issued", "cancelled")), Col("disputed", BOOL),
+        Col("updated_at", TIMESTAMP))),
+    Entity("credit_notes", "erp", _patterns("credit_notes"), ("credit_note_id",), (
+        Col("credit_note_id", required=True), Col("invoice_id"), Col("customer_id", required=True),
+        Col("issue_date", DATE, required=True), Col("currency", CURRENCY, required=True),
+        Col("amount", DECIMAL, required=True, positive=True), Col("updated_at", TIMESTAMP))),
+    Entity("collection_targets", "erp", _patterns("collection_targets"),
+           ("salesperson_id", "period", "currency"), (
+        Col("salesperson_id", required=True), Col("period", PERIOD, required=True),
+        Col("currency", CURRENCY, required=True), Col("target_amount", DECIMAL, required=True),
+        Col("updated_at", TIMESTAMP))),
+    Entity("fx_rates", "erp", _patterns("fx_rates"), ("date", "currency"), (
+        Col("date", DATE, required=True), Col("currency", CURRENCY, required=True),
+        Col("rate_to_reporting", DECIMAL, required=True, positive=True),
+        Col("updated_at", TIMESTAMP))),
+    Entity("ar_open_items", "erp", _patterns("ar_open_items"), ("as_of_date", "invoice_id"), (
+        Col("as_of_date", DATE, required=True), Col("invoice_id", required=True),
+        Col("open_amount", DECIMAL, required=True), Col("updated_at", TIMESTAMP))),
+    Entity("decisions", "manual", _patterns("decisions"), ("transaction_id", "bank_reference", "invoice_id", "invoice_number"), (
+        Col("transaction_id"), Col("bank_reference"),
+        Col("action", required=True,
+            choices=("allocate", "unapply", "on_account", "not_ar", "write_off")),
+        Col("invoice_number"), Col("invoice_id"), Col("amount", DECIMAL), Col("currency", CURRENCY),
+        Col("decided_by", required=True), Col("decided_at", TIMESTAMP, required=True),
+        Col("note")), one_of=(("transaction_id", "bank_reference"),)),
+)
+
+ENTITY_BY_NAME = {e.name: e for e in ENTITIES}
+
+
+def erp_table_ddl() -> list[str]:
+    ddl = []
+    for entity in ENTITIES:
+        cols = ",\n    ".join(f"{c.name} {_SQL_TYPES[c.type]}" for c in entity.columns)
+        ddl.append(f"CREATE TABLE IF NOT EXISTS raw.{entity.table} (\n    {cols},\n"
+                   f"{raw_lineage_columns()});")
+    return ddl
+
+
+@dataclass
+class LoadStats:
+    files_loaded: int = 0
+    files_quarantined: int = 0
+    files_skipped: int = 0
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def add(self, other: LoadStats) -> None:
+        for name in ("files_loaded", "files_quarantined", "files_skipped", "rows_in",
+                     "rows_loaded", "rows_rejected"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.messages.extend(other.messages)
+
+
+class FileUnreadable(Exception):
+    pass
+
+
+def read_text_frame(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file as text columns, ids and money exactly as delivered."""
+    if path.suffix.lower() == ".parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any reader error makes the file unreadable
+            raise FileUnreadable(f"expected a Parquet file, found unreadable data ({exc})") from exc
+        out = pd.DataFrame(index=frame.index)
+        for col in frame.columns:
+            series = frame[col]
+            if pd.api.types.is_datetime64_any_dtype(series):
+                out[col] = series.dt.strftime("%Y-%m-%d").fillna("")
+            else:
+                out[col] = series.astype("string").fillna("").astype(str)
+        return out
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                            skipinitialspace=False)
+    except UnicodeDecodeError as exc:
+        raise FileUnreadable(
+            f"byte {exc.start}: expected UTF-8 text, found byte 0x{exc.object[exc.start]:02x}"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise FileUnreadable("line 1: expected a header row, found an empty file") from exc
+    except pd.errors.ParserError as exc:
+        raise FileUnreadable(f"expected the same number of fields on every line, found: {exc}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _check_expressions(entity: Entity, file_label: str) -> list[str]:
+    """One SQL expression per check; each yields a reason text or NULL."""
+    checks: list[str] = []
+    for col in entity.columns:
+        c = f'trim("{col.name}")'
+        found = f"'found \"' || \"{col.name}\" || '\"'"
+        if col.required:
+            checks.append(f"CASE WHEN {c} = '' THEN '{col.name}: expected a value, found empty' END")
+        not_blank = f"{c} <> ''"
+        if col.type == DATE:
+            checks.append(f"CASE WHEN {not_blank} AND try_strptime({c}, '%Y-%m-%d') IS NULL THEN "
+                          f"'{col.name}: expected a date YYYY-MM-DD, ' || {found} END")
+        elif col.type == TIMESTAMP:
+            checks.append(f"CASE WHEN {not_blank} AND TRY_CAST({c} AS TIMESTAMP) IS NULL THEN "
+                          f"'{col.name}: expected a date or timestamp (ISO 8601), ' || {found} END")
+        elif col.type == DECIMAL:
+            valid = f"regexp_full_match({c}, '[+-]?[0-9]+(\\.[0-9]{{1,6}})?')"
+            checks.append(f"CASE WHEN {not_blank} AND NOT {valid} THEN "
+                          f"'{col.name}: expected a decimal number with \".\" and at most 6 decimals, ' || {found} END")
+            if col.positive:
+                checks.append(f"CASE WHEN {not_blank} AND {valid} AND CAST({c} AS {MONEY_RAW}) <= 0 THEN "
+                              f"'{col.name}: expected an amount greater than 0, ' || {found} END")
+        elif col.type == INT:
+            checks.append(f"CASE WHEN {not_blank} AND NOT regexp_full_match({c}, '[+-]?[0-9]{{1,9}}') THEN "
+                          f"'{col.name}: expected a whole number, ' || {found} END")
+        elif col.type == BOOL:
+            checks.append(f"CASE WHEN {not_blank} AND lower({c}) NOT IN "
+                          f"('true','false','yes','no','1','0','y','n','t','f') THEN "
+                          f"'{col.name}: expected true or false, ' || {found} END")
+        elif col.type == CURRENCY:
+            checks.append(f"CASE WHEN {not_blank} AND upper({c}) NOT IN (SELECT code FROM _iso_currencies) THEN "
+                          f"'{col.name}: expected an ISO 4217 currency code, ' || {found} END")
+        elif col.type == PERIOD:
+            checks.append(f"CASE WHEN {not_blank} AND try_strptime({c} || '-01', '%Y-%m-%d') IS NULL THEN "
+                          f"'{col.name}: expected a month YYYY-MM, ' || {found} END")
+        if col.choices:
+            options = ", ".join(col.choices)
+            in_list = ", ".join(_sql_str(o) for o in col.choices)
+            checks.append(f"CASE WHEN {not_blank} AND lower({c}) NOT IN ({in_list}) THEN "
+                          f"'{col.name}: expected one of {options}, ' || {found} END")
+    for group in entity.one_of:
+        cond = " AND ".join(f"trim(\"{g}\") = ''" for g in group)
+        checks.append(f"CASE WHEN {cond} THEN 'expected a value in one of {', '.join(group)}, found none' END")
+    return checks
+
+
+def _typed_expression(col: Col) -> str:
+    c = f'nullif(trim("{col.name}"), \'\')'
+    if col.type == DATE:
+        return f"CAST(strptime({c}, '%Y-%m-%d') AS DATE)"
+    if col.type == TIMESTAMP:
+        return f"CAST({c} AS TIMESTAMP)"
+    if col.type == DECIMAL:
+        return f"CAST({c} AS {MONEY_RAW})"
+    if col.type == INT:
+        return f"CAST({c} AS INTEGER)"
+    if col.type == BOOL:
+        return f"lower({c}) IN ('true','yes','1','y','t')"
+    if col.type == CURRENCY:
+        return f"upper({c})"
+    if col.choices:
+        return f"lower({c})"
+    # identifiers and text are kept exactly as delivered (no trim of inner content)
+    return f"nullif(\"{col.name}\", '')"
+
+
+def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity, f: InboxFile,
+              run_id: str) -> LoadStats:
+    """Load one file in one transaction: rows + rejects + registry, or quarantine."""
+    stats = LoadStats()
+    label = f.relative_path
+    file_seq = next_file_seq(con)
+    try:
+        frame = read_text_frame(f.path)
+        missing = [c.name for c in entity.columns if c.required and c.name not in frame.columns]
+        if missing:
+            raise FileUnreadable(
+                f"line 1 (header): expected columns {', '.join(missing)}, found "
+                f"{', '.join(frame.columns) or 'no columns'}")
+    except FileUnreadable as exc:
+        reason = f"{label}, {exc}"
+        quarantine(settings, f, reason)
+        register_file(con, f, file_seq, entity.kind, "quarantined", run_id, reason=reason)
+        stats.files_quarantined += 1
+        stats.messages.append(f"quarantined {label}: {exc}")
+        log.warning("quarantined %s: %s", label, exc)
+        return stats
+
+    for col in entity.columns:  # optional columns absent from the file
+        if col.name not in frame.columns:
+            frame[col.name] = ""
+    frame = frame[[c.name for c in entity.columns]].copy()
+    frame.insert(0, "_line_number", range(2, len(frame) + 2))
+
+    con.register("_incoming", frame)
+    checks = _check_expressions(entity, label)
+    reason_sql = "concat_ws('; ', " + ", ".join(checks) + ")"
+    now = datetime.now()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS "
+                    f"SELECT *, {reason_sql} AS _reason FROM _incoming")
+        typed = ", ".join(f"{_typed_expression(c)} AS {c.name}" for c in entity.columns)
+        con.execute(
+            f"INSERT INTO raw.{entity.table} SELECT {typed}, ?, ?, ?, _line_number, ?, ? "
+            f"FROM _checked WHERE _reason = ''",
+            [f.file_hash, file_seq, f.relative_path, run_id, now],
+        )
+        struct = ", ".join(f"'{c.name}': \"{c.name}\"" for c in entity.columns)
+        con.execute(
+            f"INSERT INTO audit.rejects SELECT ?, ?, ?, ?, _line_number, 'line ' || _line_number, "
+            f"? || ', line ' || _line_number || ': ' || _reason, "
+            f"to_json({{{struct}}})::VARCHAR, ? FROM _checked WHERE _reason <> ''",
+            [run_id, f.file_hash, f.relative_path, entity.kind, label, now],
+        )
+        loaded, rejected = one_row(
+            con, "SELECT count(*) FILTER (WHERE _reason = ''), count(*) FILTER (WHERE _reason <> '') "
+            "FROM _checked")
+        register_file(con, f, file_seq, entity.kind, "loaded", run_id, rows_in=len(frame),
+                      rows_loaded=loaded, rows_rejected=rejected)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_incoming")
+    stats.files_loaded += 1
+    stats.rows_in += len(frame)
+    stats.rows_loaded += loaded
+    stats.rows_rejected += rejected
+    if rejected:
+        stats.messages.append(f"{label}: {rejected} of {len(frame)} rows rejected")
+    return stats
+
+
+def ingest_entities(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str,
+                    entities: tuple[Entity, ...]) -> dict[str, LoadStats]:
+    """Take in every new file for the given entities. Returns stats per entity."""
+    _register_currencies(con)
+    result: dict[str, LoadStats] = {}
+    for entity in entities:
+        stats = LoadStats()
+        paths = list_inbox(settings.inbox, entity.folder, entity.patterns)
+        fresh = new_files(con, settings, paths, run_id)
+        stats.files_skipped = len(paths) - len(fresh)
+        for f in fresh:
+            stats.add(load_file(con, settings, entity, f, run_id))
+        result[entity.name] = stats
+    return result
+
+
+def _register_currencies(con: duckdb.DuckDBPyConnection) -> None:
+    con.register("_iso_currencies_df", pd.DataFrame({"code": sorted(ISO_4217_CURRENT)}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _iso_currencies AS SELECT code FROM _iso_currencies_df")
+    con.unregister("_iso_currencies_df")

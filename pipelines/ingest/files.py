@@ -1,0 +1,91 @@
+"""The file registry: every inbox file is taken in once, by content hash.
+
+A file delivered twice, even renamed, has the same SHA-256 and is skipped (its sighting is
+recorded). A file that cannot be read goes to quarantine: a copy under the warehouse
+directory beside a text file with the reason. Inbox files are never modified or deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import Settings
+from pipelines.warehouse import scalar
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    path: Path
+    relative_path: str
+    file_hash: str
+    size_bytes: int
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def list_inbox(inbox: Path, folder: str, patterns: tuple[str, ...]) -> list[Path]:
+    """Files in ``inbox/folder`` matching any pattern, sorted by name (a stable load order)."""
+    base = inbox / folder
+    if not base.is_dir():
+        return []
+    found: set[Path] = set()
+    for pattern in patterns:
+        found.update(p for p in base.glob(pattern) if p.is_file() and not p.name.startswith("."))
+    return sorted(found, key=lambda p: p.relative_to(base).as_posix())
+
+
+def new_files(con: duckdb.DuckDBPyConnection, settings: Settings, paths: list[Path],
+              run_id: str) -> list[InboxFile]:
+    """The files not yet taken in. Sightings of known files (renamed copies too) are recorded."""
+    result: list[InboxFile] = []
+    seen_now: set[str] = set()
+    now = datetime.now()
+    for path in paths:
+        file_hash = sha256_of(path)
+        rel = path.relative_to(settings.inbox).as_posix()
+        known = con.execute(
+            "SELECT 1 FROM audit.files WHERE file_hash = ?", [file_hash]
+        ).fetchall()
+        if known or file_hash in seen_now:
+            con.execute(
+                "INSERT INTO audit.file_sightings VALUES (?, ?, ?, ?)", [file_hash, rel, run_id, now]
+            )
+            continue
+        seen_now.add(file_hash)
+        result.append(InboxFile(path, rel, file_hash, path.stat().st_size))
+    return result
+
+
+def next_file_seq(con: duckdb.DuckDBPyConnection) -> int:
+    return int(scalar(con, "SELECT coalesce(max(file_seq), 0) + 1 FROM audit.files"))
+
+
+def register_file(con: duckdb.DuckDBPyConnection, f: InboxFile, file_seq: int, kind: str,
+                  status: str, run_id: str, rows_in: int = 0, rows_loaded: int = 0,
+                  rows_rejected: int = 0, rows_duplicate: int = 0, reason: str | None = None) -> None:
+    con.execute(
+        "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [f.file_hash, file_seq, f.path.name, f.relative_path, kind, f.size_bytes, status,
+         rows_in, rows_loaded, rows_rejected, rows_duplicate, reason, run_id, datetime.now()],
+    )
+
+
+def quarantine(settings: Settings, f: InboxFile, reason: str) -> Path:
+    """Copy the file into quarantine with its reason beside it. The inbox is left as it is."""
+    settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.quarantine_dir / f"{f.file_hash[:12]}_{f.path.name}"
+    shutil.copyfile(f.path, target)
+    target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    return target

@@ -1,0 +1,96 @@
+"""`arw nightly`: the same Dagster assets as the UI, run in one process, with a summary."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import duckdb
+from dagster import DagsterEventType, DagsterInstance
+
+from pipelines.errors import UsageError
+from pipelines.settings import Settings
+from pipelines.summary import render_summary
+from pipelines.warehouse import connect, ensure_schema
+
+log = logging.getLogger("arw.nightly")
+
+PUBLISHED_KEY = ("published", "ar_warehouse")
+
+
+@dataclass
+class NightOutcome:
+    published: bool
+    run_id: str
+    reason: str
+    summary: str
+    seconds: float
+
+
+def _check_inputs(settings: Settings, as_of: date) -> None:
+    if not settings.inbox.is_dir():
+        raise UsageError(f"inbox {settings.inbox}: expected a folder with erp/ and bank/, found nothing")
+    if not (settings.inbox / "erp").is_dir() and not (settings.inbox / "bank").is_dir():
+        raise UsageError(f"inbox {settings.inbox}: expected the folders erp/ and bank/, found neither")
+    start = date.fromisoformat(settings.partitions_start)
+    if as_of < start or as_of > settings.yesterday():
+        raise UsageError(f"--as-of {as_of}: expected a date from {start} (ARW_PARTITIONS_START) "
+                         f"to yesterday ({settings.yesterday()})")
+
+
+def _failure_reason(result) -> str:
+    reasons = []
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            desc = evaluation.description or "failed"
+            reasons.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: {desc}")
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            err = event.step_failure_data.error
+            message = err.message.strip().splitlines()[0] if err else "failed"
+            if err and err.cause:
+                message += " — " + err.cause.message.strip().splitlines()[0]
+            reasons.append(f"step {event.step_key}: {message}")
+    return "; ".join(reasons) or "the publish step did not run"
+
+
+def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
+    from pipelines.definitions import build_definitions
+
+    _check_inputs(settings, as_of)
+    started = time.monotonic()
+    log.info("night of %s: inbox %s, warehouse %s", as_of, settings.inbox, settings.warehouse_dir)
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("nightly")
+    log_path = settings.warehouse_dir / "logs" / f"night-{as_of.isoformat()}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # dbt's and GX's own output goes to the night's log file, not the terminal.
+    with (log_path.open("a", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file),
+          contextlib.redirect_stderr(log_file)):
+        result = job.execute_in_process(
+            partition_key=as_of.isoformat(),
+            instance=DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+    published_keys = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()
+                      if e.asset_key is not None}
+    published = PUBLISHED_KEY in published_keys
+    reason = "" if published else _failure_reason(result)
+    with connect(settings) as con:
+        ensure_schema(con)
+        con.execute(
+            "INSERT INTO audit.runs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+            "finished_at = excluded.finished_at, status = excluded.status, reason = excluded.reason",
+            [result.run_id, as_of, datetime.now(), datetime.now(),
+             "published" if published else "not_published", reason or None])
+    seconds = time.monotonic() - started
+    summary = render_summary(settings, result.run_id, as_of, published, reason, seconds)
+    return NightOutcome(published, result.run_id, reason, summary, seconds)
+
+
+def read_published(settings: Settings) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(settings.published_db), read_only=True)

@@ -1,0 +1,69 @@
+"""Great Expectations suites (``expectations/*.json``) as Dagster asset checks.
+
+The adapter is small on purpose: a suite file, a DataFrame of the night's rows, a result
+with the failing expectations and sample rows. GX's pandas data source is used (its SQL
+data source over DuckDB returned no rows when checked; see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.settings import disable_telemetry
+
+SAMPLE_ROWS = 5
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    passed: bool
+    rows_checked: int
+    evaluated: int
+    failures: list[dict] = field(default_factory=list)
+
+
+def load_suite(path: Path):
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    suite = gx.ExpectationSuite(name=spec["name"])
+    for item in spec["expectations"]:
+        suite.add_expectation_configuration(
+            ExpectationConfiguration(type=item["type"], kwargs=item["kwargs"]))
+    return suite
+
+
+def validate_frame(suite_path: Path, frame: pd.DataFrame) -> SuiteResult:
+    """Validate the rows against the suite; failures carry the expectation and sample values."""
+    disable_telemetry()
+    import great_expectations as gx
+
+    suite = load_suite(suite_path)
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_pandas(name="arw")
+    asset = source.add_dataframe_asset(name="rows")
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+        batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format={"result_format": "SUMMARY",
+                                                  "partial_unexpected_count": SAMPLE_ROWS})
+    failures = []
+    for r in result.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        detail = r.result or {}
+        failures.append({
+            "expectation": cfg.type,
+            "kwargs": {k: v for k, v in cfg.kwargs.items() if k != "batch_id"},
+            "unexpected_count": detail.get("unexpected_count"),
+            "sample_values": [str(v) for v in (detail.get("partial_unexpected_list") or [])][:SAMPLE_ROWS],
+            "error": (r.exception_info or {}).get("exception_message") if isinstance(r.exception_info, dict) else None,
+        })
+    return SuiteResult(suite=suite.name, passed=not failures, rows_checked=len(frame),
+                       evaluated=len(result.results), failures=failures)

@@ -1,0 +1,55 @@
+"""The reconcile asset: match payments to invoices and append the ledger's changes."""
+
+
+from datetime import date
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    MaterializeResult,
+    PartitionsDefinition,
+    asset,
+)
+
+from pipelines.reconcile.ledger import append_changes
+from pipelines.reconcile.passes import exact_number_allocations
+from pipelines.resources import WarehouseResource
+from pipelines.warehouse import connect
+
+MATCHER_INPUTS = [
+    AssetKey(["staging", "stg_erp__invoices"]),
+    AssetKey(["staging", "stg_erp__credit_notes"]),
+    AssetKey(["staging", "stg_bank__transactions"]),
+    AssetKey(["staging", "stg_manual__decisions"]),
+]
+
+
+def build_reconcile_asset(partitions: PartitionsDefinition):
+    @asset(
+        key=["recon", "allocation_ledger"],
+        deps=MATCHER_INPUTS,
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.multi_run(1),
+        group_name="reconcile",
+        kinds={"duckdb"},
+        pool="warehouse",
+        description="Append-only allocation ledger: every allocation and reversal with rule, "
+        "version, score, evidence and run.",
+    )
+    def allocation_ledger(context: AssetExecutionContext, warehouse: WarehouseResource):
+        warehouse.fault_point("reconcile")
+        settings = warehouse.settings()
+        as_of = date.fromisoformat(context.partition_key)
+        with connect(settings) as con:
+            desired = exact_number_allocations(con, as_of)
+            con.execute("BEGIN TRANSACTION")
+            change = append_changes(con, desired, context.run_id, as_of)
+            con.execute("COMMIT")
+        return MaterializeResult(metadata={
+            "allocations_wanted": len(desired),
+            "ledger_allocations_appended": change.allocations,
+            "ledger_reversals_appended": change.reversals,
+        })
+
+    return allocation_ledger

@@ -1,0 +1,209 @@
+"""The dbt project as Dagster assets, run in process.
+
+Two dbt invocations per night: the staging models the matcher reads (ERP, bank, manual),
+then, after the reconcile step, the ledger's staging, the intermediate models and the
+marts. dbt tests run inside ``dbt build``; each test attached to a model is reported to
+Dagster as an asset check of that model, and any failing test fails the step, so nothing
+downstream (publish) runs.
+
+dbt runs in this process through its programmatic API (``dbtRunner``) with a manifest
+parsed once per process: a separate ``dbt`` process per invocation costs ~9 s here (import,
+parse), the in-process build of the same models ~1–2 s. The manifest on disk
+(``target/manifest.json``, needed by Dagster to know the assets) is refreshed only when the
+dbt project changes.
+"""
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    PartitionsDefinition,
+)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
+
+from pipelines.resources import WarehouseResource
+from pipelines.settings import DBT_PROJECT_DIR, Settings
+
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+_STAMP_PATH = DBT_PROJECT_DIR / "target" / ".arw_project_hash"
+
+# Tags set per folder in dbt_project.yml: what the matcher reads, and what reads the matcher.
+# (dbt tags add up down the folders: staging/recon has both, so exclude it explicitly.)
+STAGING_SELECT = "tag:before_reconcile"
+STAGING_EXCLUDE = "tag:after_reconcile"
+MARTS_SELECT = "tag:after_reconcile"
+
+_parsed: dict[str, Any] = {}  # project hash -> dbt Manifest object, parsed once per process
+
+
+def _project_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
+        rel = path.relative_to(DBT_PROJECT_DIR)
+        if rel.parts[0] in {"target", "logs", "dbt_packages"} or not path.is_file():
+            continue
+        if path.name == ".user.yml":
+            continue
+        digest.update(rel.as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The environment dbt runs with: the build database, threads, memory, no telemetry."""
+    return {
+        "ARW_BUILD_DB": str(settings.build_db),
+        "ARW_DUCKDB_THREADS": str(settings.duckdb_threads),
+        "ARW_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def _common_args(log_dir: Path | None = None) -> list[str]:
+    args = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if log_dir is not None:
+        args += ["--log-path", str(log_dir)]
+    return args
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB connection open in process; close it so others can write."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            env.close()
+        DuckDBConnectionManager._ENV = None
+
+
+def _parse(log_dir: Path | None = None):
+    """The dbt Manifest for the current project (parsed once per process and project state)."""
+    from dbt.cli.main import dbtRunner
+
+    current = _project_hash()
+    if current not in _parsed:
+        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        result = dbtRunner().invoke(["parse", "--quiet", *_common_args(log_dir)])
+        _release_duckdb()
+        if not result.success:
+            raise RuntimeError(f"dbt parse failed: {result.exception}")
+        _parsed.clear()
+        _parsed[current] = result.result
+        _STAMP_PATH.write_text(current)
+    return _parsed[current]
+
+
+def ensure_manifest() -> Path:
+    """target/manifest.json for Dagster's asset definitions, refreshed when the project changes."""
+    if not (MANIFEST_PATH.exists() and _STAMP_PATH.exists()
+            and _STAMP_PATH.read_text() == _project_hash()):
+        _parse()
+    return MANIFEST_PATH
+
+
+def run_dbt(settings: Settings, args: list[str]):
+    """Invoke dbt in process against the build database; returns dbt's result object."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(settings))
+    log_dir = settings.warehouse_dir / "logs"
+    manifest = _parse(log_dir)
+    try:
+        return dbtRunner(manifest=manifest).invoke([*args, "--quiet", *_common_args(log_dir)])
+    finally:
+        _release_duckdb()
+
+
+class ArwDbtTranslator(DagsterDbtTranslator):
+    """Asset keys: ``[schema folder, model]`` for models, ``[source, table]`` for sources."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        fqn = dbt_resource_props.get("fqn", [])
+        layer = fqn[1] if len(fqn) > 2 else "dbt"
+        return AssetKey([layer, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+TRANSLATOR = ArwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _events(context: AssetExecutionContext, manifest: Mapping[str, Any], result):
+    """Dagster events from dbt's run results; raises Failure when any node failed."""
+    selected_assets = context.selected_asset_keys
+    selected_checks = context.selected_asset_check_keys
+    failures = []
+    for node_result in (result.result.results if result.result else []):
+        uid = node_result.node.unique_id
+        status = str(node_result.status)
+        props = manifest["nodes"].get(uid, {})
+        if props.get("resource_type") == "model":
+            key = TRANSLATOR.get_asset_key(props)
+            if status == "success" and key in selected_assets:
+                yield MaterializeResult(asset_key=key, metadata={
+                    "dbt_seconds": round(node_result.execution_time, 3),
+                    "rows_affected": getattr(node_result.adapter_response, "rows_affected", None)
+                    if hasattr(node_result, "adapter_response") else None,
+                })
+            elif status != "success":
+                failures.append(f"model {props['name']}: {node_result.message}")
+        elif props.get("resource_type") in {"test", "unit_test"}:
+            passed = status in {"pass", "success"}
+            if not passed and status != "skipped":
+                failures.append(f"test {props['name']}: {status}, {node_result.message}"
+                                f" ({node_result.failures or 0} failing rows)")
+            check_key = get_asset_check_key_for_test(manifest, TRANSLATOR, uid, None)
+            if check_key is not None and check_key in selected_checks:
+                yield AssetCheckResult(
+                    asset_key=check_key.asset_key, check_name=check_key.name, passed=passed,
+                    severity=AssetCheckSeverity.ERROR,
+                    metadata={"status": status, "failing_rows": node_result.failures or 0,
+                              "message": str(node_result.message or "")})
+    if not result.success:
+        if result.exception is not None:
+            failures.append(f"dbt error: {result.exception}")
+        raise Failure(description="dbt build failed: " + "; ".join(failures or ["see the log"]))
+
+
+def _build(context: AssetExecutionContext, warehouse: WarehouseResource, select: list[str]):
+    settings = warehouse.settings()
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    args = ["build", *select, "--vars", json.dumps({"as_of_date": context.partition_key})]
+    result = run_dbt(settings, args)
+    yield from _events(context, manifest, result)
+
+
+def build_dbt_assets(manifest: Path, partitions: PartitionsDefinition):
+    common = {"partitions_def": partitions, "dagster_dbt_translator": TRANSLATOR,
+              "pool": "warehouse", "backfill_policy": BackfillPolicy.multi_run(1)}
+
+    @dbt_assets(manifest=manifest, select=STAGING_SELECT, exclude=STAGING_EXCLUDE,
+                name="dbt_staging", **common)
+    def dbt_staging(context: AssetExecutionContext, warehouse: WarehouseResource):
+        warehouse.fault_point("dbt_staging")
+        yield from _build(context, warehouse,
+                          ["--select", STAGING_SELECT, "--exclude", STAGING_EXCLUDE])
+
+    @dbt_assets(manifest=manifest, select=MARTS_SELECT, name="dbt_marts", **common)
+    def dbt_marts(context: AssetExecutionContext, warehouse: WarehouseResource):
+        warehouse.fault_point("dbt_marts")
+        yield from _build(context, warehouse, ["--select", MARTS_SELECT])
+
+    return dbt_staging, dbt_marts

@@ -1,0 +1,195 @@
+"""The build database: connection and the tables the Python stages own (raw, audit, recon).
+
+dbt owns the staging, intermediate and marts schemas in the same file. DuckDB allows one
+writer at a time, so every stage opens the database, does its work in transactions and
+closes it before the next stage (dbt opens it in its own process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from pipelines.settings import Settings
+
+MONEY_RAW = "DECIMAL(38,6)"
+MONEY = "DECIMAL(18,2)"
+
+_LINEAGE = """
+    _file_hash VARCHAR NOT NULL,
+    _file_seq BIGINT NOT NULL,
+    _source_file VARCHAR NOT NULL,
+    _line_number BIGINT,
+    _run_id VARCHAR NOT NULL,
+    _loaded_at TIMESTAMP NOT NULL
+"""
+
+BANK_TRANSACTION_COLUMNS = f"""
+    transaction_id VARCHAR NOT NULL,
+    bank_reference VARCHAR,
+    account VARCHAR,
+    statement_id VARCHAR,
+    sequence_number VARCHAR,
+    booking_date DATE,
+    value_date DATE,
+    effective_date DATE,
+    amount {MONEY_RAW},
+    currency VARCHAR,
+    counterparty_name VARCHAR,
+    counterparty_account VARCHAR,
+    remittance_info VARCHAR,
+    structured_reference VARCHAR,
+    end_to_end_id VARCHAR,
+    is_reversal BOOLEAN,
+    reversal_of VARCHAR,
+    return_reason VARCHAR,
+    source_file VARCHAR,
+    bank_format VARCHAR,
+    _location VARCHAR,
+"""
+
+AUDIT_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE SCHEMA IF NOT EXISTS recon;
+
+CREATE TABLE IF NOT EXISTS audit.files (
+    file_hash VARCHAR PRIMARY KEY,
+    file_seq BIGINT NOT NULL,
+    file_name VARCHAR NOT NULL,
+    relative_path VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    size_bytes BIGINT,
+    status VARCHAR NOT NULL,          -- loaded | quarantined
+    rows_in BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    rows_duplicate BIGINT NOT NULL,   -- bank transactions already known by transaction_id
+    reason VARCHAR,
+    run_id VARCHAR NOT NULL,
+    loaded_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit.file_sightings (
+    file_hash VARCHAR NOT NULL,
+    relative_path VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    seen_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit.rejects (
+    run_id VARCHAR NOT NULL,
+    file_hash VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    entity VARCHAR NOT NULL,
+    line_number BIGINT,
+    location VARCHAR,
+    reason VARCHAR NOT NULL,
+    raw_record VARCHAR,
+    rejected_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit.runs (
+    run_id VARCHAR PRIMARY KEY,
+    as_of_date DATE NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    status VARCHAR NOT NULL,          -- running | published | not_published | failed
+    reason VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS audit.alerts (
+    alert_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR,
+    created_at TIMESTAMP NOT NULL,
+    kind VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    subject VARCHAR NOT NULL,
+    body VARCHAR,
+    status VARCHAR NOT NULL           -- recorded | sent | pending
+);
+
+CREATE TABLE IF NOT EXISTS raw.bank_transactions (
+    {BANK_TRANSACTION_COLUMNS}
+    {_LINEAGE}
+);
+
+CREATE TABLE IF NOT EXISTS raw.bank_statements (
+    statement_id VARCHAR,
+    account VARCHAR,
+    currency VARCHAR,
+    sequence_number VARCHAR,
+    from_date DATE,
+    to_date DATE,
+    opening_balance {MONEY_RAW},
+    closing_balance {MONEY_RAW},
+    entries_total {MONEY_RAW},
+    entry_count BIGINT,
+    balance_status VARCHAR,
+    balance_difference {MONEY_RAW},
+    bank_format VARCHAR,
+    {_LINEAGE}
+);
+
+CREATE TABLE IF NOT EXISTS recon.allocation_ledger (
+    event_seq BIGINT NOT NULL,
+    event_type VARCHAR NOT NULL,       -- allocation | reversal
+    run_id VARCHAR NOT NULL,
+    as_of_date DATE NOT NULL,
+    recorded_at TIMESTAMP NOT NULL,
+    transaction_id VARCHAR NOT NULL,
+    invoice_id VARCHAR NOT NULL,
+    amount {MONEY} NOT NULL,           -- signed: a reversal is negative
+    currency VARCHAR NOT NULL,
+    effective_date DATE NOT NULL,
+    rule VARCHAR NOT NULL,
+    rule_version VARCHAR NOT NULL,
+    score DOUBLE NOT NULL,
+    evidence VARCHAR,
+    decided_by VARCHAR NOT NULL,
+    reason VARCHAR
+);
+"""
+
+
+def raw_lineage_columns() -> str:
+    return _LINEAGE
+
+
+@contextmanager
+def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the build database with the configured threads and memory limit."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(settings.build_db),
+        read_only=read_only,
+        config={
+            "threads": settings.duckdb_threads,
+            "memory_limit": settings.duckdb_memory_limit,
+        },
+    )
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the Python-owned schemas and tables (idempotent)."""
+    from pipelines.ingest.erp import erp_table_ddl
+
+    con.execute(AUDIT_DDL)
+    for ddl in erp_table_ddl():
+        con.execute(ddl)
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    """The first value of the first row (the result is read to the end, as DuckDB 2 requires)."""
+    return one_row(con, sql, params)[0]
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else (None,)

@@ -1,0 +1,101 @@
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.ingest.erp import ENTITY_BY_NAME, ingest_entities
+from pipelines.settings import Settings
+from pipelines.warehouse import connect, ensure_schema
+
+HEADER = ("invoice_id,invoice_number,order_id,customer_id,salesperson_id,issue_date,due_date,"
+          "currency,amount,status,disputed,updated_at\n")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    (tmp_path / "inbox" / "erp").mkdir(parents=True)
+    return Settings.from_env().with_overrides(tmp_path / "inbox", tmp_path / "wh")
+
+
+def _ingest(settings: Settings, run_id: str = "r1"):
+    with connect(settings) as con:
+        ensure_schema(con)
+        stats = ingest_entities(con, settings, run_id, (ENTITY_BY_NAME["invoices"],))["invoices"]
+        rows = con.execute("SELECT invoice_id, invoice_number, amount, issue_date, _line_number "
+                           "FROM raw.erp_invoices ORDER BY _line_number").fetchall()
+        rejects = con.execute("SELECT line_number, reason FROM audit.rejects ORDER BY line_number").fetchall()
+        files = con.execute("SELECT file_name, status, rows_in, rows_loaded, rows_rejected, reason "
+                            "FROM audit.files ORDER BY file_seq").fetchall()
+    return stats, rows, rejects, files
+
+
+def test_good_rows_load_bad_rows_are_rejected_with_file_line_expected_found(settings):
+    (settings.inbox / "erp" / "invoices.csv").write_text(
+        HEADER
+        + "0001,INV-0001,,C1,,2026-01-05,2026-02-04,EUR,100.10,issued,false,\n"
+        + "0002,INV-0002,,C1,,2026-02-30,2026-03-01,EUR,50.00,issued,false,\n"
+        + "0003,INV-0003,,C1,,2026-01-05,2026-02-04,XXY,1.5,issued,false,\n"
+        + "0004,INV-0004,,,,2026-01-05,2026-02-04,EUR,-3,paid,maybe,\n"
+        + "0005,INV-0005,,C2,,2026-01-06,2026-02-05,eur,12.345678,issued,,\n",
+        encoding="utf-8")
+    stats, rows, rejects, files = _ingest(settings)
+    assert (stats.rows_in, stats.rows_loaded, stats.rows_rejected) == (5, 2, 3)
+    assert stats.rows_in == stats.rows_loaded + stats.rows_rejected
+    assert rows == [
+        ("0001", "INV-0001", Decimal("100.100000"), pd.Timestamp("2026-01-05").date(), 2),
+        ("0005", "INV-0005", Decimal("12.345678"), pd.Timestamp("2026-01-06").date(), 6),
+    ]
+    by_line = dict(rejects)
+    assert by_line[3] == ('erp/invoices.csv, line 3: issue_date: expected a date YYYY-MM-DD, '
+                          'found "2026-02-30"')
+    assert "currency: expected an ISO 4217 currency code, found \"XXY\"" in by_line[4]
+    assert "customer_id: expected a value, found empty" in by_line[5]
+    assert "amount: expected an amount greater than 0, found \"-3\"" in by_line[5]
+    assert "status: expected one of issued, cancelled, found \"paid\"" in by_line[5]
+    assert "disputed: expected true or false, found \"maybe\"" in by_line[5]
+    assert files == [("invoices.csv", "loaded", 5, 2, 3, None)]
+
+
+def test_the_same_file_renamed_is_taken_in_once(settings):
+    src = settings.inbox / "erp" / "invoices.csv"
+    src.write_text(HEADER + "1,INV-1,,C1,,2026-01-05,2026-02-04,EUR,10,issued,false,\n")
+    _ingest(settings, "r1")
+    shutil.copy(src, settings.inbox / "erp" / "invoices_copy_2026.csv")
+    stats, rows, _, files = _ingest(settings, "r2")
+    assert stats.files_skipped == 2 and stats.files_loaded == 0
+    assert len(rows) == 1 and len(files) == 1
+    with connect(settings) as con:
+        sightings = con.execute("SELECT relative_path FROM audit.file_sightings WHERE run_id = 'r2' "
+                                "ORDER BY 1").fetchall()
+    assert sightings == [("erp/invoices.csv",), ("erp/invoices_copy_2026.csv",)]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"invoice_id,amount\n1,2\n", "line 1 (header): expected columns invoice_number, customer_id"),
+    (b"", "line 1: expected a header row, found an empty file"),
+    (HEADER.encode() + "1,INV-1,,Müller,,2026-01-05,2026-02-04,EUR,10,issued,false,\n".encode("latin-1"),
+     "expected UTF-8 text, found byte 0xfc"),
+])
+def test_unreadable_files_are_quarantined_with_a_reason(settings, content, expected):
+    (settings.inbox / "erp" / "invoices_bad.csv").write_bytes(content)
+    stats, rows, _, files = _ingest(settings)
+    assert stats.files_quarantined == 1 and rows == []
+    assert files[0][1] == "quarantined"
+    assert files[0][5].startswith("erp/invoices_bad.csv, ")
+    assert expected in files[0][5]
+    copies = list((settings.warehouse_dir / "quarantine").glob("*invoices_bad.csv*"))
+    assert len(copies) == 2  # the copy and its reason
+    assert (settings.inbox / "erp" / "invoices_bad.csv").read_bytes() == content  # inbox untouched
+
+
+def test_parquet_with_the_same_columns_is_accepted(settings):
+    frame = pd.DataFrame({
+        "invoice_id": ["007"], "invoice_number": ["N-007"], "customer_id": ["C1"],
+        "issue_date": ["2026-01-05"], "due_date": ["2026-02-04"], "currency": ["EUR"],
+        "amount": ["99.99"], "status": ["issued"]})
+    frame.to_parquet(settings.inbox / "erp" / "invoices_2026.parquet")
+    stats, rows, _, _ = _ingest(settings)
+    assert stats.rows_loaded == 1
+    assert rows[0][:3] == ("007", "N-007", Decimal("99.990000"))

@@ -1,0 +1,48 @@
+from datetime import date
+from decimal import Decimal
+
+from pipelines.reconcile.ledger import Allocation, append_changes
+
+
+def _alloc(tid, inv, amount, day="2026-02-01", rule="exact_invoice_number"):
+    return Allocation(tid, inv, Decimal(amount), "EUR", date.fromisoformat(day), rule, "0.1", 1.0, "{}")
+
+
+def _ledger(con):
+    return con.execute(
+        "SELECT event_seq, event_type, transaction_id, invoice_id, amount, run_id "
+        "FROM recon.allocation_ledger ORDER BY event_seq").fetchall()
+
+
+def test_same_inputs_twice_append_nothing_the_second_time(con):
+    desired = [_alloc("T1", "1", "10.00"), _alloc("T2", "2", "5.00")]
+    first = append_changes(con, desired, "run1", date(2026, 3, 1))
+    second = append_changes(con, desired, "run2", date(2026, 3, 1))
+    assert (first.allocations, first.reversals) == (2, 0)
+    assert (second.allocations, second.reversals) == (0, 0)
+    assert [r[1:5] for r in _ledger(con)] == [
+        ("allocation", "T1", "1", Decimal("10.00")), ("allocation", "T2", "2", Decimal("5.00"))]
+
+
+def test_restatement_appends_a_reversal_then_the_new_allocation(con):
+    append_changes(con, [_alloc("T1", "1", "10.00")], "run1", date(2026, 3, 1))
+    change = append_changes(con, [_alloc("T1", "1", "7.50"), _alloc("T1", "2", "2.50")],
+                            "run2", date(2026, 3, 1))
+    assert (change.allocations, change.reversals) == (2, 1)
+    rows = _ledger(con)
+    assert [r[1:6] for r in rows] == [
+        ("allocation", "T1", "1", Decimal("10.00"), "run1"),
+        ("reversal", "T1", "1", Decimal("-10.00"), "run2"),
+        ("allocation", "T1", "1", Decimal("7.50"), "run2"),
+        ("allocation", "T1", "2", Decimal("2.50"), "run2"),
+    ]
+    reason = con.execute("SELECT reason FROM recon.allocation_ledger WHERE event_type = 'reversal'").fetchall()
+    assert reason[0][0].startswith("restated")
+
+
+def test_an_earlier_night_leaves_later_transactions_alone(con):
+    append_changes(con, [_alloc("T1", "1", "10.00", day="2026-02-01"),
+                         _alloc("T9", "1", "5.00", day="2026-05-01")], "run1", date(2026, 5, 31))
+    # A backfill of 2026-03-01 wants only T1: T9 (effective later) must not be reversed.
+    change = append_changes(con, [_alloc("T1", "1", "10.00")], "run2", date(2026, 3, 1))
+    assert (change.allocations, change.reversals) == (0, 0)
