@@ -12,8 +12,10 @@ import duckdb
 from dagster import DagsterEventType, DagsterInstance
 
 from pipelines.errors import UsageError
+from pipelines.quality import gx
 from pipelines.settings import Settings
 from pipelines.summary import render_summary
+from pipelines.transform import dbt
 from pipelines.warehouse import connect, ensure_schema
 
 log = logging.getLogger("arw.nightly")
@@ -62,6 +64,8 @@ def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
 
     _check_inputs(settings, as_of)
     started = time.monotonic()
+    gx.prewarm()  # GX and dbt import in the background while the night ingests
+    dbt.prewarm()
     log.info("night of %s: inbox %s, warehouse %s", as_of, settings.inbox, settings.warehouse_dir)
     defs = build_definitions(settings)
     job = defs.resolve_job_def("nightly")
@@ -76,6 +80,7 @@ def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
+    gx.shutdown()
     published_keys = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()
                       if e.asset_key is not None}
     published = PUBLISHED_KEY in published_keys

@@ -20,6 +20,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.progress import stage
 from pipelines.resources import WarehouseResource
 from pipelines.settings import Settings
 from pipelines.warehouse import connect, scalar
@@ -83,7 +84,9 @@ def build_publish_asset(mart_keys: list[AssetKey], partitions: PartitionsDefinit
     def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource):
         warehouse.fault_point("publish")
         settings = warehouse.settings()
-        rows = publish(settings, context.run_id)
+        with stage("publish") as info:
+            rows = publish(settings, context.run_id)
+            info["note"] = f"{len(rows)} marts"
         context.log.info("published %s (%s)", settings.published_db, date.fromisoformat(context.partition_key))
         return MaterializeResult(metadata={"path": str(settings.published_db),
                                            **{f"rows_{k}": v for k, v in rows.items()}})

@@ -15,6 +15,7 @@ from dagster import (
 
 from pipelines.ingest.bank_files import ingest_bank
 from pipelines.ingest.erp import ENTITIES, LoadStats, ingest_entities
+from pipelines.progress import stage
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import connect, ensure_schema
 
@@ -43,10 +44,14 @@ def _metadata(stats: LoadStats) -> dict:
 def _ingest(context: AssetExecutionContext, warehouse: WarehouseResource, entities) -> dict:
     settings = warehouse.settings()
     as_of = date.fromisoformat(context.partition_key)
-    with connect(settings) as con:
+    with stage(f"ingest {entities[0].folder}") as info, connect(settings) as con:
         ensure_schema(con)
         start_run(con, context.run_id, as_of)
-        return ingest_entities(con, settings, context.run_id, entities)
+        stats = ingest_entities(con, settings, context.run_id, entities)
+        files = sum(s.files_loaded for s in stats.values())
+        rows = sum(s.rows_loaded for s in stats.values())
+        info["note"] = f"{files} new file(s), {rows:,} rows"
+        return stats
 
 
 def build_ingest_assets(partitions: PartitionsDefinition) -> list:
@@ -99,10 +104,11 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
         warehouse.fault_point("ingest_bank")
         settings = warehouse.settings()
         as_of = date.fromisoformat(context.partition_key)
-        with connect(settings) as con:
+        with stage("ingest bank") as info, connect(settings) as con:
             ensure_schema(con)
             start_run(con, context.run_id, as_of)
             stats = ingest_bank(con, settings, context.run_id)
+            info["note"] = f"{stats.files_loaded} new file(s), {stats.rows_loaded:,} transactions"
             balances = dict(con.execute(
                 "SELECT balance_status, count(*) FROM raw.bank_statements GROUP BY ALL").fetchall())
         yield MaterializeResult(asset_key=["raw", "bank_transactions"], metadata=_metadata(stats))

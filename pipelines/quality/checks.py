@@ -10,6 +10,7 @@ from dagster import (
 )
 
 from pipelines.ingest.erp import ENTITIES, Entity
+from pipelines.progress import stage
 from pipelines.quality.gx import validate_frame
 from pipelines.resources import WarehouseResource
 from pipelines.settings import EXPECTATIONS_DIR
@@ -42,7 +43,9 @@ def build_gx_check(table: str, partitions: PartitionsDefinition, blocking: bool 
         settings = warehouse.settings()
         with connect(settings, read_only=True) as con:
             frame = con.execute(nights_rows_sql(entity)).df()
-        result = validate_frame(suite_path, frame)
+        with stage(f"check {suite_path.stem}") as info:
+            result = validate_frame(suite_path, frame)
+            info["note"] = f"{len(frame):,} rows, {'passed' if result.passed else 'FAILED'}"
         return AssetCheckResult(
             passed=result.passed,
             severity=AssetCheckSeverity.ERROR,

@@ -12,12 +12,14 @@ from dagster import (
     asset,
 )
 
+from pipelines.progress import stage
 from pipelines.reconcile.ledger import append_changes
 from pipelines.reconcile.passes import exact_number_allocations
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import connect
 
 MATCHER_INPUTS = [
+    AssetKey(["staging", "stg_erp__customers"]),
     AssetKey(["staging", "stg_erp__invoices"]),
     AssetKey(["staging", "stg_erp__credit_notes"]),
     AssetKey(["staging", "stg_bank__transactions"]),
@@ -41,11 +43,13 @@ def build_reconcile_asset(partitions: PartitionsDefinition):
         warehouse.fault_point("reconcile")
         settings = warehouse.settings()
         as_of = date.fromisoformat(context.partition_key)
-        with connect(settings) as con:
+        with stage("reconcile") as info, connect(settings) as con:
             desired = exact_number_allocations(con, as_of)
             con.execute("BEGIN TRANSACTION")
             change = append_changes(con, desired, context.run_id, as_of)
             con.execute("COMMIT")
+            info["note"] = (f"{len(desired):,} allocations; ledger +{change.allocations:,} "
+                            f"allocations, +{change.reversals:,} reversals")
         return MaterializeResult(metadata={
             "allocations_wanted": len(desired),
             "ledger_allocations_appended": change.allocations,

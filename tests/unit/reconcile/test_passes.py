@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from pipelines.reconcile.passes import RULE_EXACT_NUMBER, exact_number_allocations
 
-from .conftest import add_invoice, add_payment
+from .conftest import add_customer, add_invoice, add_payment
 
 AS_OF = date(2026, 12, 31)
 
@@ -66,3 +66,49 @@ def test_leading_zeros_matter_for_an_exact_match(con):
     add_invoice(con, "1", "000123", "10.00")
     add_payment(con, "T1", "2026-02-01", "10.00", "invoice 123")
     assert exact_number_allocations(con, AS_OF) == []
+
+
+def test_known_payer_quoting_another_customers_invoice_is_not_applied(con):
+    add_customer(con, "C1", "DE89 3704 0044 0532 0130 00")
+    add_customer(con, "C2", "CH9300762011623852957")
+    add_invoice(con, "1", "A-1", "10.00", customer="C2")
+    add_invoice(con, "2", "A-2", "10.00", customer="C1")
+    add_payment(con, "T1", "2026-02-01", "10.00", "A-1", account="DE89370400440532013000")
+    add_payment(con, "T2", "2026-02-01", "10.00", "A-2", account="de89 3704 0044 0532 0130 00")
+    assert _pairs(exact_number_allocations(con, AS_OF)) == [("T2", "2", Decimal("10.00"))]
+
+
+def test_an_unknown_payer_quoting_an_invoice_is_applied(con):
+    add_customer(con, "C1", "DE89370400440532013000")
+    add_invoice(con, "1", "A-1", "10.00", customer="C1")
+    add_payment(con, "T1", "2026-02-01", "10.00", "A-1", account="GB33BUKB20201555555555")
+    assert _pairs(exact_number_allocations(con, AS_OF)) == [("T1", "1", Decimal("10.00"))]
+
+
+def test_payer_known_by_exact_name_or_alias_blocks_another_customers_invoice(con):
+    add_customer(con, "C1", name="Müller Maschinenbau GmbH", aliases="MM Bau")
+    add_customer(con, "C2", name="Nordlicht Logistics AB")
+    add_invoice(con, "1", "A-1", "10.00", customer="C2")
+    add_invoice(con, "2", "A-2", "10.00", customer="C1")
+    add_payment(con, "T1", "2026-02-01", "10.00", "A-1", name="MULLER MASCHINENBAU GMBH")
+    add_payment(con, "T2", "2026-02-01", "10.00", "A-1", name="mm-bau")
+    add_payment(con, "T3", "2026-02-01", "10.00", "A-2", name="Müller Maschinenbau GmbH.")
+    assert _pairs(exact_number_allocations(con, AS_OF)) == [("T3", "2", Decimal("10.00"))]
+
+
+def test_a_name_two_customers_share_identifies_no_one(con):
+    add_customer(con, "C1", name="Alpha Trading")
+    add_customer(con, "C2", name="ALPHA TRADING")
+    add_invoice(con, "1", "A-1", "10.00", customer="C2")
+    add_payment(con, "T1", "2026-02-01", "10.00", "A-1", name="Alpha Trading")
+    assert _pairs(exact_number_allocations(con, AS_OF)) == [("T1", "1", Decimal("10.00"))]
+
+
+def test_quoted_number_that_may_be_a_typo_for_another_open_invoice_is_not_applied(con):
+    add_invoice(con, "1", "INV-260", "500.00")
+    add_invoice(con, "2", "INV-206", "6092.88")
+    # quotes INV-260 (open 500.00) but pays exactly what INV-206 has open: a person decides
+    add_payment(con, "T1", "2026-02-01", "6092.88", "Rechnung INV-260")
+    # a genuine partial payment of INV-260: no other invoice is open for 200.00
+    add_payment(con, "T2", "2026-02-02", "200.00", "Rechnung INV-260")
+    assert _pairs(exact_number_allocations(con, AS_OF)) == [("T2", "1", Decimal("200.00"))]

@@ -1,0 +1,23 @@
+"""Progress lines for long work: each stage says when it starts and how long it took."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger("arw.progress")
+
+
+@contextmanager
+def stage(name: str) -> Iterator[dict]:
+    """Log the stage's start and end; put a short outcome into the yielded dict's "note"."""
+    info: dict = {}
+    started = time.monotonic()
+    log.info("%-14s …", name)
+    try:
+        yield info
+    finally:
+        note = f" — {info['note']}" if info.get("note") else ""
+        log.info("%-14s %5.1f s%s", name, time.monotonic() - started, note)

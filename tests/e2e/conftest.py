@@ -1,0 +1,65 @@
+"""End-to-end helpers: small hand-made inboxes and `arw nightly` as a user runs it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+CUSTOMERS = """customer_id,name,country,currency,credit_limit,payment_terms_days,salesperson_id,is_key_account,bank_accounts,aliases,updated_at
+C001,Alpha GmbH,DE,EUR,10000,30,S1,true,DE89370400440532013000,,
+C002,Beta AG,CH,EUR,,30,S2,false,,,
+"""
+SALESPEOPLE = """salesperson_id,name,team,manager_id
+S1,Anna Meier,North,
+S2,Ben Okafor,South,S1
+"""
+INVOICES = """invoice_id,invoice_number,order_id,customer_id,salesperson_id,issue_date,due_date,currency,amount,status,disputed,updated_at
+1,INV-001,,C001,,2026-08-01,2026-08-31,EUR,100.00,issued,false,
+2,INV-002,,C002,,2026-09-15,2026-10-15,EUR,250.50,issued,false,
+3,INV-003,,C002,,2026-10-20,2026-11-19,EUR,80.00,issued,true,
+"""
+BANK = """account,booking_date,value_date,amount,currency,counterparty_name,counterparty_account,reference,remittance_info
+CH9300762011623852957,2026-10-05,2026-10-05,100.00,EUR,Alpha GmbH,DE89370400440532013000,B1,Invoice INV-001
+CH9300762011623852957,2026-10-06,2026-10-06,200.00,EUR,Beta AG,,B2,INV-002 part
+CH9300762011623852957,2026-10-07,2026-10-07,55.00,EUR,Unknown,,B3,thanks
+CH9300762011623852957,2026-10-07,2026-10-07,-20.00,EUR,Supplier,,B4,rent
+"""
+
+
+def write_small_inbox(inbox: Path) -> Path:
+    (inbox / "erp").mkdir(parents=True)
+    (inbox / "bank").mkdir()
+    (inbox / "erp" / "customers.csv").write_text(CUSTOMERS)
+    (inbox / "erp" / "salespeople.csv").write_text(SALESPEOPLE)
+    (inbox / "erp" / "invoices.csv").write_text(INVOICES)
+    (inbox / "bank" / "statement_2026-10.csv").write_text(BANK)
+    return inbox
+
+
+def arw(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the `arw` command as a user would (a new process)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("ARW_FAULT_INJECT", None) if not env or "ARW_FAULT_INJECT" not in env else None
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True,
+                          text=True, env=full_env, timeout=600)
+
+
+def marts_snapshot(db: Path) -> dict[str, list[tuple]]:
+    """Every marts table, all rows sorted: for comparing two published warehouses."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
+            "ORDER BY 1").fetchall()]
+        return {t: sorted(con.execute(f"SELECT * FROM marts.{t}").fetchall(), key=repr)
+                for t in tables}
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def small_inbox(tmp_path: Path) -> Path:
+    return write_small_inbox(tmp_path / "inbox")

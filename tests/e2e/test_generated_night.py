@@ -1,0 +1,109 @@
+"""`arw generate` then `arw nightly` on the result, checked against the generator's truth."""
+
+import csv
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from .conftest import arw
+
+AS_OF = date(2026, 10, 31)
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("generated")
+    gen = arw("generate", "--out", str(base / "gen"), "--customers", "40", "--invoices", "800",
+              "--seed", "7")
+    assert gen.returncode == 0, gen.stderr
+    run = arw("nightly", "--inbox", str(base / "gen" / "inbox"), "--warehouse-dir",
+              str(base / "wh"), "--as-of", AS_OF.isoformat())
+    assert run.returncode == 0, run.stdout + run.stderr
+    return {"gen": base / "gen", "wh": base / "wh", "stdout": run.stdout}
+
+
+def _csv(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _pub(night) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(night["wh"] / "ar.duckdb"), read_only=True)
+
+
+def test_the_published_file_holds_the_four_marts_with_rows(night):
+    con = _pub(night)
+    counts = {t: con.execute(f"SELECT count(*) FROM marts.{t}").fetchall()[0][0]
+              for t in ("dim_customers", "fct_bank_receipts", "fct_payment_allocations", "fct_ar_aging")}
+    con.close()
+    assert counts["dim_customers"] == 40
+    assert all(n > 0 for n in counts.values()), counts
+
+
+def test_receipts_equal_the_truth_money_in_per_currency_to_the_cent(night):
+    truth = defaultdict(Decimal)
+    for p in _csv(night["gen"] / "truth" / "payments.csv"):
+        amount = Decimal(p["amount"])
+        if amount > 0 and date.fromisoformat(p["value_date"] or p["booking_date"]) <= AS_OF:
+            truth[p["currency"]] += amount
+    con = _pub(night)
+    rows = con.execute("SELECT currency, sum(amount), sum(applied_amount + unapplied_amount) "
+                       "FROM marts.fct_bank_receipts GROUP BY 1").fetchall()
+    con.close()
+    assert {c: a for c, a, _ in rows} == dict(truth)
+    assert all(a == s for _, a, s in rows)  # AR receipts = applied + unapplied
+
+
+def test_every_automatic_allocation_is_one_the_truth_has(night):
+    truth = defaultdict(dict)
+    for a in _csv(night["gen"] / "truth" / "allocations.csv"):
+        truth[a["payment_ref"]][a["invoice_id"]] = Decimal(a["amount"]) + Decimal(a["fee_amount"] or 0)
+    con = _pub(night)
+    rows = con.execute("SELECT bank_reference, invoice_id, allocated_amount, match_rule "
+                       "FROM marts.fct_payment_allocations").fetchall()
+    con.close()
+    assert len(rows) > 100
+    wrong = [r for r in rows if r[1] not in truth.get(r[0], {})]
+    assert wrong == []
+    over = [r for r in rows if r[2] > truth[r[0]][r[1]]]
+    assert over == []
+
+
+def test_aging_buckets_equal_open_ar_recomputed_from_the_inbox(night):
+    inbox = night["gen"] / "inbox" / "erp"
+    open_amount = {}
+    due = {}
+    for inv in _csv(inbox / "invoices.csv"):
+        if inv["status"] == "issued" and date.fromisoformat(inv["issue_date"]) <= AS_OF:
+            open_amount[inv["invoice_id"]] = Decimal(inv["amount"])
+            due[inv["invoice_id"]] = date.fromisoformat(inv["due_date"])
+    for cn in _csv(inbox / "credit_notes.csv"):
+        if cn["invoice_id"] in open_amount and date.fromisoformat(cn["issue_date"]) <= AS_OF:
+            open_amount[cn["invoice_id"]] -= Decimal(cn["amount"])
+    con = _pub(night)
+    for invoice_id, amount in con.execute(
+            "SELECT invoice_id, allocated_amount FROM marts.fct_payment_allocations").fetchall():
+        open_amount[invoice_id] -= amount
+    aging = con.execute("SELECT aging_bucket, sum(open_amount) FROM marts.fct_ar_aging GROUP BY 1").fetchall()
+    con.close()
+    bounds = [(0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"), (365, "181-365")]
+    expected = defaultdict(Decimal)
+    for invoice_id, amount in open_amount.items():
+        if amount == 0:
+            continue
+        days = (AS_OF - due[invoice_id]).days
+        expected[next((label for upper, label in bounds if days <= upper), "over-365")] += amount
+    assert dict(aging) == dict(expected)
+    assert sum(dict(aging).values()) == sum(v for v in open_amount.values())
+
+
+def test_the_summary_names_files_rows_receipts_and_buckets(night):
+    out = night["stdout"]
+    assert "PUBLISHED" in out
+    assert "rows in" in out and "= loaded" in out and "+ rejected 0" in out
+    assert "EUR" in out and "receipts" in out and "over-365" in out
+    assert str(night["wh"] / "ar.duckdb") in out
