@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,37 @@ def _env_bool(name: str, default: bool) -> bool:
 
 
 @dataclass(frozen=True)
+class MatcherSettings:
+    """How the cash-application matcher decides (see pipelines/reconcile/matcher.py)."""
+
+    # A payment short of the open amount by at most min(abs, pct % of the payment) settles
+    # the invoice; the difference becomes a bank_fee adjustment.
+    fee_tolerance_abs: Decimal = Decimal("5.00")
+    fee_tolerance_pct: Decimal = Decimal("1.0")
+    # A short payment quoting several invoices: "oldest_due_first" or "exception".
+    short_payment_policy: str = "oldest_due_first"
+    max_combination_size: int = 4
+    max_combination_candidates: int = 20
+    # rapidfuzz token_sort_ratio (0-100) a payer name needs to identify a customer.
+    name_match_threshold: float = 90.0
+
+    @classmethod
+    def from_env(cls) -> MatcherSettings:
+        policy = _env("ARW_SHORT_PAYMENT_POLICY", "oldest_due_first")
+        if policy not in {"oldest_due_first", "exception"}:
+            raise ValueError("ARW_SHORT_PAYMENT_POLICY: expected oldest_due_first or exception, "
+                             f"found {policy!r}")
+        return cls(
+            fee_tolerance_abs=Decimal(_env("ARW_FEE_TOLERANCE_ABS", "5.00")),
+            fee_tolerance_pct=Decimal(_env("ARW_FEE_TOLERANCE_PCT", "1.0")),
+            short_payment_policy=policy,
+            max_combination_size=int(_env("ARW_MAX_COMBINATION_SIZE", "4")),
+            max_combination_candidates=int(_env("ARW_MAX_COMBINATION_CANDIDATES", "20")),
+            name_match_threshold=float(_env("ARW_NAME_MATCH_THRESHOLD", "90")),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     inbox: Path
     warehouse_dir: Path
@@ -56,6 +88,7 @@ class Settings:
     reporting_currency: str = "EUR"
     # Test-only fault injection: the named stage stops the process as a kill would.
     fault_inject: str = ""
+    matcher: MatcherSettings = field(default_factory=MatcherSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -76,6 +109,7 @@ class Settings:
             bank_profile_dirs=profile_dirs,
             reporting_currency=_env("ARW_REPORTING_CURRENCY", "EUR"),
             fault_inject=_env("ARW_FAULT_INJECT", ""),
+            matcher=MatcherSettings.from_env(),
         )
 
     def with_overrides(self, inbox: Path | None = None, warehouse_dir: Path | None = None) -> Settings:

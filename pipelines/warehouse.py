@@ -136,6 +136,7 @@ CREATE TABLE IF NOT EXISTS raw.bank_statements (
 CREATE TABLE IF NOT EXISTS recon.allocation_ledger (
     event_seq BIGINT NOT NULL,
     event_type VARCHAR NOT NULL,       -- allocation | reversal
+    kind VARCHAR NOT NULL,             -- allocation | bank_fee | small_balance_write_off | manual_write_off
     run_id VARCHAR NOT NULL,
     as_of_date DATE NOT NULL,
     recorded_at TIMESTAMP NOT NULL,
@@ -150,6 +151,18 @@ CREATE TABLE IF NOT EXISTS recon.allocation_ledger (
     evidence VARCHAR,
     decided_by VARCHAR NOT NULL,
     reason VARCHAR
+);
+
+-- What the matcher concluded for each receipt, per night (replaced for the night's date).
+CREATE TABLE IF NOT EXISTS recon.receipt_outcomes (
+    as_of_date DATE NOT NULL,
+    run_id VARCHAR NOT NULL,
+    transaction_id VARCHAR NOT NULL,
+    payer_customer_id VARCHAR,
+    payer_evidence VARCHAR,
+    outcome VARCHAR NOT NULL,          -- allocated | on_account | exception | not_ar | returned
+    reason_code VARCHAR,
+    candidates VARCHAR                 -- invoice numbers, `;`-separated
 );
 """
 

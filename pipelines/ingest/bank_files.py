@@ -79,13 +79,14 @@ def _statements_frame(result: ParseResult) -> pd.DataFrame:
 def load_bank_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: InboxFile,
                    run_id: str) -> LoadStats:
     stats = LoadStats()
-    from pipelines.ingest.bank.dispatch import parse_file
+    from pipelines.ingest.bank.dispatch import parse_bytes
 
     file_seq = next_file_seq(con)
     try:
-        result = parse_file(f.path, profile_dirs=settings.bank_profile_dirs)
+        result = parse_bytes(f.path.read_bytes(), f.relative_path,
+                             profile_dirs=settings.bank_profile_dirs)
     except UnreadableFile as exc:
-        reason = exc.reason.replace(str(f.path), f.relative_path)
+        reason = exc.reason
         quarantine(settings, f, reason)
         register_file(con, f, file_seq, "bank", "quarantined", run_id, reason=reason)
         stats.files_quarantined += 1
@@ -133,7 +134,7 @@ def load_bank_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: InboxF
             con.executemany(
                 "INSERT INTO audit.rejects VALUES (?, ?, ?, 'bank', NULL, ?, ?, ?, ?)",
                 [[run_id, f.file_hash, f.relative_path, t.location,
-                  t.reject_reason.replace(str(f.path), f.relative_path),
+                  t.reject_reason,
                   json.dumps({k: _text(v) for k, v in t.as_row().items()}), now]
                  for t in rejected],
             )

@@ -1,6 +1,7 @@
 """The reconcile asset: match payments to invoices and append the ledger's changes."""
 
 
+from collections import Counter
 from datetime import date
 
 from dagster import (
@@ -14,7 +15,7 @@ from dagster import (
 
 from pipelines.progress import stage
 from pipelines.reconcile.ledger import append_changes
-from pipelines.reconcile.passes import exact_number_allocations
+from pipelines.reconcile.matcher import match, store_outcomes
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import connect
 
@@ -25,6 +26,7 @@ MATCHER_INPUTS = [
     AssetKey(["staging", "stg_bank__transactions"]),
     AssetKey(["staging", "stg_manual__decisions"]),
 ]
+# The outcomes table is written in the same transaction as the ledger.
 
 
 def build_reconcile_asset(partitions: PartitionsDefinition):
@@ -44,14 +46,17 @@ def build_reconcile_asset(partitions: PartitionsDefinition):
         settings = warehouse.settings()
         as_of = date.fromisoformat(context.partition_key)
         with stage("reconcile") as info, connect(settings) as con:
-            desired = exact_number_allocations(con, as_of)
+            result = match(con, as_of, settings.matcher)
             con.execute("BEGIN TRANSACTION")
-            change = append_changes(con, desired, context.run_id, as_of)
+            change = append_changes(con, result.entries, context.run_id, as_of)
+            store_outcomes(con, result, as_of, context.run_id)
             con.execute("COMMIT")
-            info["note"] = (f"{len(desired):,} allocations; ledger +{change.allocations:,} "
-                            f"allocations, +{change.reversals:,} reversals")
+            counts = Counter(o.outcome for o in result.outcomes)
+            info["note"] = (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+                            + f"; ledger +{change.allocations:,} entries, +{change.reversals:,} reversals")
         return MaterializeResult(metadata={
-            "allocations_wanted": len(desired),
+            "entries_wanted": len(result.entries),
+            **{f"receipts_{k}": v for k, v in counts.items()},
             "ledger_allocations_appended": change.allocations,
             "ledger_reversals_appended": change.reversals,
         })

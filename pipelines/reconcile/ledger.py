@@ -1,10 +1,12 @@
 """The append-only allocation ledger (``recon.allocation_ledger``).
 
-Each night the matcher computes the allocations it wants for every transaction effective on
-or before the night's date (a pure function of the inputs, CONTRACT §3). This module compares
-them with what the ledger has in force and appends the difference: a reversal entry for each
-allocation no longer wanted (or wanted with another amount), then a new allocation entry.
-Nothing is ever updated or deleted, so the ledger explains every restatement.
+Each night the matcher computes the entries it wants for every transaction effective on or
+before the night's date (a pure function of the inputs, CONTRACT §3). An entry is keyed by
+(transaction, invoice, kind, effective date, rule): an allocation, its return at a later
+date, a fee adjustment. This module compares them with what the ledger has in force and
+appends the difference: a reversal event for each entry no longer wanted (or wanted with
+another amount or decision), then the new entry. Nothing is ever updated or deleted, so the
+ledger explains every restatement.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class Allocation:
     score: float
     evidence: str
     decided_by: str = "matcher"
+    # allocation (cash applied) or an adjustment: bank_fee, small_balance_write_off, manual_write_off
+    kind: str = "allocation"
 
 
 @dataclass(frozen=True)
@@ -52,66 +56,63 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
             "amount": str(a.amount), "currency": a.currency,
             "effective_date": a.effective_date.isoformat(), "rule": a.rule,
             "rule_version": a.rule_version, "score": a.score, "evidence": a.evidence,
-            "decided_by": a.decided_by,
+            "decided_by": a.decided_by, "kind": a.kind,
         } for a in desired],
         columns=["transaction_id", "invoice_id", "amount", "currency", "effective_date", "rule",
-                 "rule_version", "score", "evidence", "decided_by"],
+                 "rule_version", "score", "evidence", "decided_by", "kind"],
         dtype=object,
     )
     con.register("_desired_in", frame)
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _desired AS
-            SELECT transaction_id, invoice_id, CAST(amount AS {MONEY}) AS amount, currency,
-                   CAST(effective_date AS DATE) AS effective_date, rule, rule_version,
-                   CAST(score AS DOUBLE) AS score, evidence, decided_by
+            SELECT transaction_id, invoice_id, kind, CAST(effective_date AS DATE) AS effective_date,
+                   rule, sum(CAST(amount AS {MONEY})) AS amount, any_value(currency) AS currency,
+                   any_value(rule_version) AS rule_version, max(CAST(score AS DOUBLE)) AS score,
+                   string_agg(evidence, ' | ' ORDER BY evidence) AS evidence,
+                   any_value(decided_by) AS decided_by
             FROM _desired_in
+            GROUP BY transaction_id, invoice_id, kind, CAST(effective_date AS DATE), rule
+            HAVING sum(CAST(amount AS {MONEY})) <> 0
         """)
     finally:
         con.unregister("_desired_in")
 
-    # What is in force now, per (transaction, invoice), with the rule of its latest allocation.
+    # What is in force now, per entry key, with the details of its latest allocation event.
+    key = "transaction_id, invoice_id, kind, effective_date, rule"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _in_force AS
-        WITH sums AS (
-            SELECT transaction_id, invoice_id, currency, min(effective_date) AS effective_date,
-                   sum(amount) AS amount
-            FROM recon.allocation_ledger
-            WHERE effective_date <= DATE '{as_of.isoformat()}'
-            GROUP BY ALL
-            HAVING sum(amount) <> 0
-        ), latest AS (
-            SELECT transaction_id, invoice_id, rule, rule_version, score, evidence, decided_by
-            FROM recon.allocation_ledger
-            WHERE event_type = 'allocation'
-            QUALIFY row_number() OVER (PARTITION BY transaction_id, invoice_id
-                                       ORDER BY event_seq DESC) = 1
-        )
-        SELECT sums.*, latest.rule, latest.rule_version, latest.score, latest.evidence,
-               latest.decided_by
-        FROM sums LEFT JOIN latest USING (transaction_id, invoice_id)
+        SELECT {key}, any_value(currency) AS currency, sum(amount) AS amount,
+               arg_max(rule_version, event_seq) FILTER (WHERE event_type = 'allocation') AS rule_version,
+               arg_max(score, event_seq) FILTER (WHERE event_type = 'allocation') AS score,
+               arg_max(evidence, event_seq) FILTER (WHERE event_type = 'allocation') AS evidence,
+               arg_max(decided_by, event_seq) FILTER (WHERE event_type = 'allocation') AS decided_by
+        FROM recon.allocation_ledger
+        WHERE effective_date <= DATE '{as_of.isoformat()}'
+        GROUP BY {key}
+        HAVING sum(amount) <> 0
     """)
-    # Changed = in force but not desired with the same amount, rule and version.
-    con.execute("""
+    # Changed = in force but not wanted with the same amount, version and decider.
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _to_reverse AS
         SELECT f.* FROM _in_force f
-        LEFT JOIN _desired d USING (transaction_id, invoice_id)
-        WHERE d.transaction_id IS NULL OR d.amount <> f.amount OR d.rule <> f.rule
+        LEFT JOIN _desired d USING ({key})
+        WHERE d.transaction_id IS NULL OR d.amount <> f.amount
            OR d.rule_version <> f.rule_version OR d.decided_by <> f.decided_by
     """)
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _to_allocate AS
         SELECT d.* FROM _desired d
-        LEFT JOIN _in_force f USING (transaction_id, invoice_id)
+        LEFT JOIN _in_force f USING ({key})
         WHERE f.transaction_id IS NULL
-           OR (d.transaction_id, d.invoice_id) IN (SELECT (transaction_id, invoice_id) FROM _to_reverse)
+           OR ({key}) IN (SELECT ({key}) FROM _to_reverse)
     """)
     now = datetime.now()
     start = scalar(con, "SELECT coalesce(max(event_seq), 0) FROM recon.allocation_ledger")
     con.execute("""
         INSERT INTO recon.allocation_ledger
-        SELECT ? + row_number() OVER (ORDER BY effective_date, transaction_id, invoice_id),
-               'reversal', ?, ?, ?, transaction_id, invoice_id, -amount, currency, effective_date,
+        SELECT ? + row_number() OVER (ORDER BY effective_date, transaction_id, invoice_id, kind, rule),
+               'reversal', kind, ?, ?, ?, transaction_id, invoice_id, -amount, currency, effective_date,
                rule, rule_version, score, evidence, decided_by,
                'restated: the inputs as of ' || ? || ' no longer support this allocation'
         FROM _to_reverse
@@ -119,8 +120,8 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
     reversals = scalar(con, "SELECT count(*) FROM _to_reverse")
     con.execute("""
         INSERT INTO recon.allocation_ledger
-        SELECT ? + ? + row_number() OVER (ORDER BY effective_date, transaction_id, invoice_id),
-               'allocation', ?, ?, ?, transaction_id, invoice_id, amount, currency, effective_date,
+        SELECT ? + ? + row_number() OVER (ORDER BY effective_date, transaction_id, invoice_id, kind, rule),
+               'allocation', kind, ?, ?, ?, transaction_id, invoice_id, amount, currency, effective_date,
                rule, rule_version, score, evidence, decided_by, NULL
         FROM _to_allocate
     """, [start, reversals, run_id, as_of, now])

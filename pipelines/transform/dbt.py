@@ -110,6 +110,10 @@ def _parse(log_dir: Path | None = None):
     if _PICKLE_PATH.exists() and _STAMP_PATH.exists() and _STAMP_PATH.read_text() == current:
         with contextlib.suppress(Exception):  # a stale or foreign pickle: parse again
             manifest = pickle.loads(_PICKLE_PATH.read_bytes())
+            # dbt's Manifest.__reduce_ex__ passes its lookup caches positionally and they no
+            # longer line up with its fields: drop them all, dbt rebuilds them on first use.
+            for name in [n for n in vars(manifest) if n.startswith("_") and n.endswith("_lookup")]:
+                setattr(manifest, name, None)
     if manifest is None:
         os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         result = dbtRunner().invoke(["parse", "--quiet", *_common_args(log_dir)])

@@ -49,3 +49,18 @@ def test_workspace_yaml_points_at_the_definitions_module():
     import pipelines.definitions as module
 
     assert module.defs is not None
+
+
+def test_dagster_loads_the_workspace_file(tmp_path):
+    """What `dagster dev -w workspace.yaml` loads, checked with Dagster's own validator."""
+    import os
+    import subprocess
+    import sys
+
+    dagster = Path(sys.executable).with_name("dagster")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "ARW_WAREHOUSE_DIR": str(tmp_path / "wh")}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All code locations passed validation" in done.stdout + done.stderr

@@ -1,8 +1,18 @@
--- Every incoming transaction (money in) effective on or before the night's date, with what
--- is applied to invoices and what is not. AR receipts = applied + unapplied, to the cent.
+-- Every incoming transaction (money in) effective on or before the night's date: what is
+-- applied to invoices, what waits (on account or for a person), and what is not AR money
+-- (returned later, or marked not AR). amount = applied + unapplied + excluded, to the cent.
 with receipts as (
     select * from {{ ref('stg_bank__transactions') }}
     where amount > 0 and effective_date <= {{ as_of_date() }}
+),
+
+outcomes as (
+    -- the matcher's conclusions of the latest night on or before the date
+    select * from {{ ref('stg_recon__receipt_outcomes') }}
+    where as_of_date = (
+        select max(as_of_date) from {{ ref('stg_recon__receipt_outcomes') }}
+        where as_of_date <= {{ as_of_date() }}
+    )
 ),
 
 applied as (
@@ -15,23 +25,6 @@ applied as (
     group by transaction_id
 ),
 
-customer_accounts as (
-    -- accounts from master data: `;`-separated, compared without spaces, upper case
-    select distinct
-        customer_id,
-        upper(replace(trim(account.unnest), ' ', '')) as account
-    from {{ ref('stg_erp__customers') }},
-        unnest(string_split(coalesce(bank_accounts, ''), ';')) as account
-    where trim(account.unnest) <> ''
-),
-
-unique_accounts as (
-    select account, min(customer_id) as customer_id
-    from customer_accounts
-    group by account
-    having count(distinct customer_id) = 1
-),
-
 joined as (
     select
         receipts.transaction_id,
@@ -39,16 +32,36 @@ joined as (
         receipts.effective_date,
         receipts.amount,
         receipts.currency,
-        receipts.is_reversal,
-        case
-            when applied.allocated_customers = 1 then applied.allocated_customer_id
-            else unique_accounts.customer_id
-        end as customer_id,
+        receipts.counterparty_name,
+        coalesce(
+            outcomes.payer_customer_id,
+            case when applied.allocated_customers = 1 then applied.allocated_customer_id end
+        ) as customer_id,
+        outcomes.payer_evidence,
+        coalesce(outcomes.outcome, case when receipts.is_reversal then 'not_ar' end) as outcome,
+        outcomes.reason_code,
         coalesce(applied.applied_amount, 0) as applied_amount
     from receipts
+    left join outcomes using (transaction_id)
     left join applied using (transaction_id)
-    left join unique_accounts
-        on unique_accounts.account = upper(replace(receipts.counterparty_account, ' ', ''))
+),
+
+classified as (
+    select
+        *,
+        case
+            when outcome in ('returned', 'not_ar') then 'excluded'
+            else 'ar'
+        end as receipt_class,
+        case
+            when outcome = 'returned' then 'reversed'
+            when outcome = 'not_ar' then 'not_ar'
+            when applied_amount = amount then 'matched'
+            when applied_amount > 0 then 'partially_matched'
+            when outcome = 'on_account' and customer_id is not null then 'on_account'
+            else 'exception'
+        end as status
+    from joined
 )
 
 select
@@ -59,12 +72,10 @@ select
     currency,
     customer_id,
     applied_amount,
-    amount - applied_amount as unapplied_amount,
-    case
-        when is_reversal then 'reversed'
-        when applied_amount = amount then 'matched'
-        when applied_amount > 0 then 'partially_matched'
-        when customer_id is not null then 'on_account'
-        else 'exception'
-    end as status
-from joined
+    case when receipt_class = 'ar' then amount - applied_amount else 0 end as unapplied_amount,
+    case when receipt_class = 'excluded' then amount - applied_amount else 0 end as excluded_amount,
+    status,
+    reason_code,
+    payer_evidence,
+    counterparty_name
+from classified

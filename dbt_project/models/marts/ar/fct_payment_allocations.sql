@@ -2,13 +2,13 @@
 -- for transactions effective on or before the date, summed per transaction and invoice.
 with ledger as (
     select * from {{ ref('stg_recon__allocation_ledger') }}
-    where effective_date <= {{ as_of_date() }}
+    where effective_date <= {{ as_of_date() }} and kind = 'allocation'
 ),
 
 latest_allocation as (
     select transaction_id, invoice_id, rule, rule_version, score, decided_by
     from ledger
-    where event_type = 'allocation'
+    where event_type = 'allocation' and amount > 0
     qualify row_number() over (partition by transaction_id, invoice_id order by event_seq desc) = 1
 ),
 

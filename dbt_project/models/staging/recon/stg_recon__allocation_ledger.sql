@@ -6,6 +6,7 @@ renamed as (
     select
         event_seq,
         event_type,
+        kind,
         run_id,
         as_of_date as recorded_as_of_date,
         recorded_at,

@@ -1,0 +1,40 @@
+-- Receipts that need a person as of the night's date, with the matcher's reason and the
+-- candidate invoices it saw. first_seen_date: the first night that put it here.
+with outcomes as (
+    select * from {{ ref('stg_recon__receipt_outcomes') }}
+    where as_of_date <= {{ as_of_date() }}
+),
+
+latest as (
+    select * from outcomes
+    where as_of_date = (select max(as_of_date) from outcomes)
+      and outcome = 'exception'
+),
+
+first_seen as (
+    select transaction_id, min(as_of_date) as first_seen_date
+    from outcomes
+    where outcome = 'exception'
+    group by transaction_id
+),
+
+transactions as (
+    select * from {{ ref('stg_bank__transactions') }}
+)
+
+select
+    latest.transaction_id,
+    transactions.bank_reference,
+    transactions.effective_date,
+    transactions.amount,
+    transactions.currency,
+    transactions.counterparty_name,
+    transactions.counterparty_account,
+    transactions.remittance_info,
+    latest.reason_code,
+    latest.candidates as candidate_invoice_numbers,
+    latest.payer_customer_id,
+    first_seen.first_seen_date
+from latest
+inner join transactions using (transaction_id)
+left join first_seen using (transaction_id)
