@@ -43,12 +43,17 @@ def _check_inputs(settings: Settings, as_of: date) -> None:
                          f"to yesterday ({settings.yesterday()})")
 
 
+MAX_REASONS = 5
+
+
 def _failure_reason(result) -> str:
     reasons = []
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            desc = evaluation.description or "failed"
-            reasons.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: {desc}")
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    for evaluation in failed_checks[:MAX_REASONS]:
+        desc = evaluation.description or "failed"
+        reasons.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: {desc}")
+    if len(failed_checks) > MAX_REASONS:
+        reasons.append(f"and {len(failed_checks) - MAX_REASONS} more failed checks")
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
             err = event.step_failure_data.error

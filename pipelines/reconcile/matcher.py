@@ -301,7 +301,7 @@ class Matcher:
         customer = payer or next(iter(customers))
         seen: set[str] = set()
         picks = []
-        for inv, position, token, fld, exact in quoted:
+        for inv, _position, token, fld, exact in quoted:
             if inv.customer_id == customer and inv.invoice_id not in seen:
                 seen.add(inv.invoice_id)
                 picks.append((inv, self.book.open_amount(inv, txn.effective_date), token, fld, exact))

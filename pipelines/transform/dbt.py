@@ -204,7 +204,7 @@ def _events(context: AssetExecutionContext, manifest: Mapping[str, Any], result)
                 failures.append(f"test {props['name']}: {status}, {node_result.message}"
                                 f" ({node_result.failures or 0} failing rows)")
             check_key = get_asset_check_key_for_test(manifest, TRANSLATOR, uid, None)
-            if check_key is not None and check_key in selected_checks:
+            if status != "skipped" and check_key is not None and check_key in selected_checks:
                 yield AssetCheckResult(
                     asset_key=check_key.asset_key, check_name=check_key.name, passed=passed,
                     severity=AssetCheckSeverity.ERROR,
