@@ -183,6 +183,7 @@ def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.Duck
             "memory_limit": settings.duckdb_memory_limit,
         },
     )
+    con.execute("SET enable_progress_bar = false")
     try:
         yield con
     finally:

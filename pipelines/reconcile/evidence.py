@@ -95,9 +95,10 @@ def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         CREATE OR REPLACE TEMP TABLE _tokens AS
         WITH toks AS (
             SELECT transaction_id, regexp_extract_all(remittance_info, '{TOKEN_PATTERN}') AS t
-            FROM _txns WHERE amount > 0 AND remittance_info <> ''
+            FROM _txns WHERE amount > 0 AND regexp_matches(remittance_info, '[0-9]')
         ),
         grams AS (
+            -- only texts with a digit can quote a number
             SELECT transaction_id, unnest(t) AS token, unnest(range(len(t))) AS position, 1 AS n
             FROM toks
             UNION ALL
@@ -112,7 +113,8 @@ def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         )
         SELECT transaction_id, token, position, n, 'remittance_info' AS field, k.key AS key,
                k.kind AS kind
-        FROM (SELECT *, unnest({keys_sql('token')}) AS k FROM grams)
+        FROM (SELECT *, unnest({keys_sql('token')}) AS k FROM grams
+              WHERE regexp_matches(token, '[0-9]'))
         UNION ALL
         -- ISO 11649: RF + 2 check digits + body; Swiss QR: 26 digits + check digit
         SELECT transaction_id, structured_reference, 0, 1, 'structured_reference', k.key, k.kind

@@ -27,7 +27,6 @@ allocations at the return's date and the invoices re-open. Only same-currency ma
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -36,6 +35,7 @@ from datetime import date
 from decimal import Decimal
 
 import duckdb
+import orjson
 
 from pipelines.reconcile.combine import subsets_summing_to
 from pipelines.reconcile.evidence import build_evidence
@@ -43,6 +43,7 @@ from pipelines.reconcile.ledger import Allocation
 from pipelines.settings import MatcherSettings
 
 ZERO = Decimal("0")
+_NON_DIGITS = re.compile(r"[^0-9]")
 CENT = Decimal("0.01")
 
 RULES = {
@@ -113,8 +114,8 @@ class _Book:
 
     def __init__(self, invoices: dict[str, Invoice]):
         self.invoices = invoices
-        self.allocated: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        self.adjusted: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        self.allocated: dict[str, Decimal] = {}
+        self.adjusted: dict[str, Decimal] = {}
         self.by_customer: dict[tuple[str, str], list[Invoice]] = defaultdict(list)
         for inv in sorted(invoices.values(), key=lambda i: (i.due_date, i.issue_date, i.number)):
             if inv.status == "issued":
@@ -123,8 +124,12 @@ class _Book:
     def open_amount(self, inv: Invoice, on: date) -> Decimal:
         if inv.status != "issued" or inv.issue_date > on:
             return ZERO
-        credited = sum((a for d, a in inv.credits if d <= on), ZERO)
-        return inv.amount - credited - self.allocated[inv.invoice_id] - self.adjusted[inv.invoice_id]
+        open_amount = inv.amount - self.allocated.get(inv.invoice_id, ZERO) - self.adjusted.get(
+            inv.invoice_id, ZERO)
+        for day, amount in inv.credits:
+            if day <= on:
+                open_amount -= amount
+        return open_amount
 
     def open_invoices(self, customer_id: str, currency: str, on: date) -> list[tuple[Invoice, Decimal]]:
         result = []
@@ -212,13 +217,13 @@ class Matcher:
                kind: str = "allocation", decided_by: str = "matcher", on: date | None = None) -> None:
         entry = Allocation(txn.transaction_id, inv.invoice_id, amount, inv.currency,
                            on or txn.effective_date, rule, RULES[rule], score,
-                           json.dumps(evidence, sort_keys=True, default=str), decided_by, kind)
+                           orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS, default=str).decode(),
+                           decided_by, kind)
         self.entries.append(entry)
+        book = self.book.allocated if kind == "allocation" else self.book.adjusted
+        book[inv.invoice_id] = book.get(inv.invoice_id, ZERO) + amount
         if kind == "allocation":
-            self.book.allocated[inv.invoice_id] += amount
             self.applied_by_txn[txn.transaction_id].append(entry)
-        else:
-            self.book.adjusted[inv.invoice_id] += amount
 
     def _tolerance(self, amount: Decimal) -> Decimal:
         pct = (amount * self.config.fee_tolerance_pct / 100).quantize(CENT)
@@ -401,7 +406,7 @@ class Matcher:
 
         tokens = {number_key(t) for t in re.findall(r"[A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]",
                                                     txn.remittance_info)}
-        tokens = {t for t in tokens if sum(c.isdigit() for c in t) >= 4}
+        tokens = {t for t in tokens if len(_NON_DIGITS.sub("", t)) >= 4}
         if not tokens:
             return False
         tolerance = self._tolerance(txn.amount)
