@@ -35,6 +35,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format pipelines tests
 
+## speed and quality numbers as tables (results go to docs/benchmarks.md)
+bench: $(STAMP)
+	$(BIN)/python -m pipelines.bench
+
 dagster: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml
 

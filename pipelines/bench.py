@@ -203,3 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         if "reconcile" in parts:
             print(bench_reconcile(work, args.reconcile_size), flush=True)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
