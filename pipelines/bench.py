@@ -68,31 +68,33 @@ def bench_quality(workdir: Path) -> str:
 
 # --------------------------------------------------------------------------- camt
 def _write_camt(path: Path, entries: int) -> None:
-    head = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
-            '<GrpHdr><MsgId>BENCH</MsgId><CreDtTm>2026-10-31T20:00:00</CreDtTm></GrpHdr>'
-            '<Stmt><Id>BENCH-1</Id><ElctrncSeqNb>1</ElctrncSeqNb>'
-            '<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>'
-            '<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt>'
-            '<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-10-01</Dt></Dt></Bal>\n')
-    total = 0
+    """A camt.053.001.02 statement with ``entries`` credit entries whose balances add up."""
+    cents = [1000 + (i * 7919) % 900000 for i in range(entries)]
+    total = sum(cents)
+
+    def bal(code: str, amount: int, day: str) -> str:
+        return (f'<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">'
+                f'{amount // 100}.{amount % 100:02d}</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+                f'<Dt><Dt>{day}</Dt></Dt></Bal>')
+
     with path.open("w", encoding="utf-8") as out:
-        out.write(head)
-        for i in range(entries):
-            cents = 1000 + (i * 7919) % 900000
-            total += cents
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                  '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+                  '<GrpHdr><MsgId>BENCH</MsgId><CreDtTm>2026-10-31T20:00:00</CreDtTm></GrpHdr>'
+                  '<Stmt><Id>BENCH-1</Id><ElctrncSeqNb>1</ElctrncSeqNb>'
+                  '<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>'
+                  + bal("OPBD", 0, "2026-10-01") + bal("CLBD", total, "2026-10-31") + "\n")
+        for i, c in enumerate(cents):
             day = 1 + i % 28
             out.write(
-                f'<Ntry><NtryRef>{i}</NtryRef><Amt Ccy="EUR">{cents // 100}.{cents % 100:02d}</Amt>'
+                f'<Ntry><NtryRef>{i}</NtryRef><Amt Ccy="EUR">{c // 100}.{c % 100:02d}</Amt>'
                 f'<CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>2026-10-{day:02d}</Dt></BookgDt>'
                 f'<ValDt><Dt>2026-10-{day:02d}</Dt></ValDt><AcctSvcrRef>REF{i:09d}</AcctSvcrRef>'
                 f'<BkTxCd><Domn><Cd>PMNT</Cd></Domn></BkTxCd><NtryDtls><TxDtls><Refs>'
                 f'<EndToEndId>E2E{i}</EndToEndId></Refs><RltdPties><Dbtr><Nm>Customer {i % 5000}</Nm>'
                 f'</Dbtr><DbtrAcct><Id><IBAN>CH9300762011623852957</IBAN></Id></DbtrAcct></RltdPties>'
                 f'<RmtInf><Ustrd>Invoice INV-2026-{i:06d}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n')
-        out.write(f'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">'
-                  f'{total // 100}.{total % 100:02d}</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
-                  f'<Dt><Dt>2026-10-31</Dt></Dt></Bal></Stmt></BkToCstmrStmt></Document>\n')
+        out.write("</Stmt></BkToCstmrStmt></Document>\n")
 
 
 def bench_camt(workdir: Path, entries: int = 100_000) -> str:

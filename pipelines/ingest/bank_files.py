@@ -51,7 +51,9 @@ def _text(value: object) -> str | None:
 def _frame(result: ParseResult) -> pd.DataFrame:
     rows = []
     for t in result.loaded:
-        row = {name: _text(getattr(t, name)) for name in TRANSACTION_FIELDS if name != "reject_reason"}
+        row = {
+            name: _text(getattr(t, name)) for name in TRANSACTION_FIELDS if name != "reject_reason"
+        }
         row["effective_date"] = _text(t.effective_date)
         row["is_reversal"] = "true" if t.is_reversal else "false"
         row["bank_format"] = result.format
@@ -62,29 +64,57 @@ def _frame(result: ParseResult) -> pd.DataFrame:
 
 
 def _statements_frame(result: ParseResult) -> pd.DataFrame:
-    rows = [{
-        "statement_id": s.statement_id, "account": s.account, "currency": s.currency,
-        "sequence_number": s.sequence_number, "from_date": _text(s.from_date),
-        "to_date": _text(s.to_date), "opening_balance": _text(s.opening_balance),
-        "closing_balance": _text(s.closing_balance), "entries_total": _text(s.entries_total),
-        "entry_count": s.entry_count, "balance_status": s.balance_status,
-        "balance_difference": _text(s.balance_difference), "bank_format": result.format,
-    } for s in result.statements]
-    return pd.DataFrame(rows, columns=[
-        "statement_id", "account", "currency", "sequence_number", "from_date", "to_date",
-        "opening_balance", "closing_balance", "entries_total", "entry_count", "balance_status",
-        "balance_difference", "bank_format"], dtype=object)
+    rows = [
+        {
+            "statement_id": s.statement_id,
+            "account": s.account,
+            "currency": s.currency,
+            "sequence_number": s.sequence_number,
+            "from_date": _text(s.from_date),
+            "to_date": _text(s.to_date),
+            "opening_balance": _text(s.opening_balance),
+            "closing_balance": _text(s.closing_balance),
+            "entries_total": _text(s.entries_total),
+            "entry_count": s.entry_count,
+            "balance_status": s.balance_status,
+            "balance_difference": _text(s.balance_difference),
+            "bank_format": result.format,
+        }
+        for s in result.statements
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "statement_id",
+            "account",
+            "currency",
+            "sequence_number",
+            "from_date",
+            "to_date",
+            "opening_balance",
+            "closing_balance",
+            "entries_total",
+            "entry_count",
+            "balance_status",
+            "balance_difference",
+            "bank_format",
+        ],
+        dtype=object,
+    )
 
 
-def load_bank_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: InboxFile,
-                   run_id: str) -> LoadStats:
+def load_bank_file(
+    con: duckdb.DuckDBPyConnection, settings: Settings, f: InboxFile, run_id: str
+) -> LoadStats:
     stats = LoadStats()
-    from pipelines.ingest.bank.dispatch import parse_bytes
+    from pipelines.ingest.bank.dispatch import parse_file
 
     file_seq = next_file_seq(con)
     try:
-        result = parse_bytes(f.path.read_bytes(), f.relative_path,
-                             profile_dirs=settings.bank_profile_dirs)
+        # camt is streamed from disk; reasons and lineage name the inbox path, bank/<file>
+        result = parse_file(
+            f.path, profile_dirs=settings.bank_profile_dirs, source_file=f.relative_path
+        )
     except UnreadableFile as exc:
         reason = exc.reason
         quarantine(settings, f, reason)
@@ -108,7 +138,8 @@ def load_bank_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: InboxF
             WHERE transaction_id NOT IN (SELECT transaction_id FROM raw.bank_transactions)
             QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY _location) = 1
         """)
-        con.execute(f"""
+        con.execute(
+            f"""
             INSERT INTO raw.bank_transactions
             SELECT transaction_id, bank_reference, account, statement_id, sequence_number,
                    CAST(booking_date AS DATE), CAST(value_date AS DATE), CAST(effective_date AS DATE),
@@ -117,10 +148,13 @@ def load_bank_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: InboxF
                    CAST(is_reversal AS BOOLEAN), reversal_of, return_reason, ?, bank_format, _location,
                    ?, ?, ?, NULL, ?, ?
             FROM _bank_new
-        """, [f.relative_path, *lineage])
+        """,
+            [f.relative_path, *lineage],
+        )
         loaded = scalar(con, "SELECT count(*) FROM _bank_new")
         con.register("_stmt_in", statements)
-        con.execute(f"""
+        con.execute(
+            f"""
             INSERT INTO raw.bank_statements
             SELECT statement_id, account, currency, sequence_number, CAST(from_date AS DATE),
                    CAST(to_date AS DATE), CAST(opening_balance AS {MONEY_RAW}),
@@ -128,20 +162,40 @@ def load_bank_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: InboxF
                    CAST(entry_count AS BIGINT), balance_status,
                    CAST(balance_difference AS {MONEY_RAW}), bank_format, ?, ?, ?, NULL, ?, ?
             FROM _stmt_in
-        """, lineage)
+        """,
+            lineage,
+        )
         rejected = result.rejected
         if rejected:
             con.executemany(
                 "INSERT INTO audit.rejects VALUES (?, ?, ?, 'bank', NULL, ?, ?, ?, ?)",
-                [[run_id, f.file_hash, f.relative_path, t.location,
-                  t.reject_reason,
-                  json.dumps({k: _text(v) for k, v in t.as_row().items()}), now]
-                 for t in rejected],
+                [
+                    [
+                        run_id,
+                        f.file_hash,
+                        f.relative_path,
+                        t.location,
+                        t.reject_reason,
+                        json.dumps({k: _text(v) for k, v in t.as_row().items()}),
+                        now,
+                    ]
+                    for t in rejected
+                ],
             )
         rows_in = len(result.transactions)
         duplicates = len(frame) - loaded
-        register_file(con, f, file_seq, "bank", "loaded", run_id, rows_in=rows_in,
-                      rows_loaded=loaded, rows_rejected=len(rejected), rows_duplicate=duplicates)
+        register_file(
+            con,
+            f,
+            file_seq,
+            "bank",
+            "loaded",
+            run_id,
+            rows_in=rows_in,
+            rows_loaded=loaded,
+            rows_rejected=len(rejected),
+            rows_duplicate=duplicates,
+        )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -156,7 +210,8 @@ def load_bank_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: InboxF
     stats.rows_rejected += len(result.rejected)
     if result.rejected:
         stats.messages.append(
-            f"{f.relative_path}: {len(result.rejected)} of {len(result.transactions)} rows rejected")
+            f"{f.relative_path}: {len(result.rejected)} of {len(result.transactions)} rows rejected"
+        )
     return stats
 
 

@@ -42,9 +42,19 @@ def write_small_inbox(inbox: Path) -> Path:
 def arw(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the `arw` command as a user would (a new process)."""
     full_env = {**os.environ, **(env or {})}
-    full_env.pop("ARW_FAULT_INJECT", None) if not env or "ARW_FAULT_INJECT" not in env else None
     return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True,
                           text=True, env=full_env, timeout=600)
+
+
+def night(inbox: Path, warehouse_dir: Path, as_of: str):
+    """Run a night in this process (the same code path `arw nightly` takes, without start-up)."""
+    from datetime import date
+
+    from pipelines.nightly import run_nightly
+    from pipelines.settings import Settings
+
+    settings = Settings.from_env().with_overrides(inbox, warehouse_dir)
+    return run_nightly(settings, date.fromisoformat(as_of))
 
 
 def marts_snapshot(db: Path) -> dict[str, list[tuple]]:

@@ -5,14 +5,13 @@ from decimal import Decimal
 
 import duckdb
 
-from .conftest import arw, marts_snapshot, write_small_inbox
+from .conftest import arw, marts_snapshot, night, write_small_inbox
 
 
 def test_failing_blocking_check_keeps_the_published_file_and_exits_1(small_inbox, tmp_path):
     wh = tmp_path / "wh"
-    first = arw("nightly", "--inbox", str(small_inbox), "--warehouse-dir", str(wh), "--as-of", "2026-10-31")
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "PUBLISHED" in first.stdout
+    first = night(small_inbox, wh, "2026-10-31")
+    assert first.published, first.summary
     published = wh / "ar.duckdb"
     before = published.read_bytes()
 
@@ -32,9 +31,9 @@ def test_failing_blocking_check_keeps_the_published_file_and_exits_1(small_inbox
         assert published.read_bytes() == before
 
         # The bad row is still unpublished the night after: still blocked, file unchanged.
-        third = arw("nightly", "--inbox", str(small_inbox), "--warehouse-dir", str(wh),
-                    "--as-of", "2026-11-02")
-        assert third.returncode == 1
+        third = night(small_inbox, wh, "2026-11-02")
+        assert not third.published
+        assert "gx_raw_erp_invoices" in third.reason
         assert published.read_bytes() == before
 
         # The reader was never blocked and saw the first night throughout.
@@ -47,8 +46,8 @@ def test_failing_blocking_check_keeps_the_published_file_and_exits_1(small_inbox
     (small_inbox / "erp" / "invoices_2026-11-03.csv").write_text(
         "invoice_id,invoice_number,customer_id,issue_date,due_date,currency,amount,status,updated_at\n"
         "4,INV-004,C001,2026-11-01,2026-12-01,EUR,40.00,issued,2026-11-03T08:00:00\n")
-    fourth = arw("nightly", "--inbox", str(small_inbox), "--warehouse-dir", str(wh), "--as-of", "2026-11-03")
-    assert fourth.returncode == 0, fourth.stdout + fourth.stderr
+    fourth = night(small_inbox, wh, "2026-11-03")
+    assert fourth.published, fourth.summary
     con = duckdb.connect(str(published), read_only=True)
     assert con.execute("SELECT due_date::VARCHAR FROM marts.fct_ar_aging WHERE invoice_id = '4'"
                        ).fetchall() == [("2026-12-01",)]
@@ -70,8 +69,8 @@ def test_a_night_killed_half_way_and_run_again_publishes_what_an_undisturbed_nig
 
     again = arw("nightly", "--inbox", str(inbox_a), "--warehouse-dir", str(wh_a), "--as-of", "2026-10-31")
     assert again.returncode == 0, again.stdout + again.stderr
-    undisturbed = arw("nightly", "--inbox", str(inbox_b), "--warehouse-dir", str(wh_b), "--as-of", "2026-10-31")
-    assert undisturbed.returncode == 0
+    undisturbed = night(inbox_b, wh_b, "2026-10-31")
+    assert undisturbed.published
 
     a, b = marts_snapshot(wh_a / "ar.duckdb"), marts_snapshot(wh_b / "ar.duckdb")
     assert set(a) >= {"dim_customers", "fct_bank_receipts", "fct_payment_allocations", "fct_ar_aging"}

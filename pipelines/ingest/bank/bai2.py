@@ -60,12 +60,15 @@ from decimal import Decimal
 
 from bai2.constants import TypeCodes, TypeCodeTransaction
 
-from pipelines.ingest.bank.common import FieldError, found, parse_currency, reason
-from pipelines.ingest.bank.mt940 import (
+from pipelines.ingest.bank.common import (
     MINOR_UNITS,
+    FieldError,
     collapse_spaces,
     decode_guess,
     find_structured_reference,
+    found,
+    parse_currency,
+    reason,
 )
 from pipelines.ingest.bank.records import (
     ParseResult,

@@ -11,6 +11,17 @@ Stable API (other readers import it; change only in a backward-compatible way):
 * :func:`decode_text` — bytes to text (BOM stripped), or :class:`UnreadableFile`
   naming the byte offset and line of the first undecodable byte.
 * :func:`format_decimal` — a Decimal as a plain string exactly as parsed (no exponent).
+* :func:`decode_guess` — bytes to text when the encoding is not known: the declared one,
+  else UTF-8, else the 8-bit code page (CP1252, CP852, ISO 8859-2) under which the
+  non-ASCII bytes read as letters; never fails. Returns ``(text, encoding)``.
+* :func:`find_structured_reference` — the first ISO 11649 ``RF`` or Swiss QR reference in
+  free text (check digits verified), or ``""``; :func:`is_valid_rf_reference`,
+  :func:`is_valid_qr_reference` — the check-digit tests alone.
+* :func:`normalise_account` — an account as printed, an IBAN written in groups compacted;
+  :func:`looks_like_iban`.
+* :data:`MINOR_UNITS` / :func:`pad_minor_units` — ISO 4217 decimals that differ from 2, and
+  an amount padded (never rounded) to its currency's decimals (``300`` CHF → ``300.00``).
+* :func:`collapse_spaces` — runs of whitespace to one space, stripped.
 
 Typical use in a reader::
 
@@ -32,11 +43,20 @@ from pipelines.ingest.bank.records import UnreadableFile
 __all__ = [
     "ISO_4217_CURRENT",
     "ISO_4217_HISTORIC",
+    "MINOR_UNITS",
     "FieldError",
+    "collapse_spaces",
+    "decode_guess",
     "decode_text",
+    "find_structured_reference",
     "format_decimal",
     "found",
     "is_iso4217",
+    "is_valid_qr_reference",
+    "is_valid_rf_reference",
+    "looks_like_iban",
+    "normalise_account",
+    "pad_minor_units",
     "parse_amount",
     "parse_currency",
     "parse_date",
@@ -246,3 +266,172 @@ def decode_text(data: bytes, source_file: str, encoding: str = "utf-8") -> str:
     except LookupError:
         raise UnreadableFile(source_file, "file", "a known text encoding", repr(encoding)) from None
     return text.lstrip("\ufeff") if text.startswith("\ufeff") else text
+
+
+# ---------------------------------------------------------------------------------------
+# Text helpers shared by the MT940, BAI2, OFX and CSV readers: creditor references,
+# accounts, encoding guess, currency decimals.
+# ---------------------------------------------------------------------------------------
+
+_RF_RE = re.compile(r"\bRF\d{2}")
+_QR_GROUPED_RE = re.compile(r"(?<!\d)(?<!\d )(\d{2}(?: \d{5}){5})(?! ?\d)")
+_QR_PLAIN_RE = re.compile(r"(?<!\d)(\d{27})(?!\d)")
+_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
+_IBAN_SPACED_RE = re.compile(r"^[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}$")
+
+
+def is_valid_rf_reference(ref: str) -> bool:
+    """ISO 11649 creditor reference (``RF18539007547034``): mod-97 check digits."""
+    text = ref.replace(" ", "").upper()
+    if not re.fullmatch(r"RF\d{2}[A-Z0-9]{1,21}", text):
+        return False
+    rearranged = text[4:] + text[:4]
+    digits = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(digits) % 97 == 1
+
+
+def is_valid_qr_reference(ref: str) -> bool:
+    """Swiss QR reference (27 digits, last one a mod-10 recursive check digit)."""
+    text = ref.replace(" ", "")
+    if not re.fullmatch(r"\d{27}", text):
+        return False
+    table = (0, 9, 4, 6, 8, 2, 7, 1, 3, 5)
+    carry = 0
+    for ch in text[:-1]:
+        carry = table[(carry + int(ch)) % 10]
+    return (10 - carry) % 10 == int(text[-1])
+
+
+def find_structured_reference(text: str) -> str:
+    """The first creditor reference in free text, normalised (no spaces), or ``""``.
+
+    * ISO 11649 ``RF..`` references with valid check digits;
+    * Swiss QR references printed in their grouping ``NN NNNNN NNNNN NNNNN NNNNN NNNNN``
+      (as banks print them next to a "QRR"/reference label; accepted without the check
+      digit test, the grouping is specific enough);
+    * 27 consecutive digits only when the QR check digit is valid.
+    """
+    if not text:
+        return ""
+    upper = text.upper()
+    for match in _RF_RE.finditer(upper):
+        tail = re.match(r"[A-Z0-9 ]*", upper[match.end() :]).group(0)
+        bodies: list[str] = []
+        body = ""
+        for token in tail.split(" "):
+            if not token:
+                if body:
+                    break
+                continue
+            body += token
+            if len(body) > 21:
+                break
+            bodies.append(body)
+        for body in reversed(bodies):  # the longest grouping with valid check digits
+            if is_valid_rf_reference(match.group(0) + body):
+                return match.group(0) + body
+    match = _QR_GROUPED_RE.search(text)
+    if match:
+        return match.group(1).replace(" ", "")
+    for match in _QR_PLAIN_RE.finditer(text):
+        if is_valid_qr_reference(match.group(1)):
+            return match.group(1)
+    return ""
+
+
+def normalise_account(value: str) -> str:
+    """An account as printed, stripped; an IBAN written in groups loses its spaces."""
+    text = (value or "").strip()
+    compact = text.replace(" ", "")
+    if " " in text and _IBAN_SPACED_RE.match(text) and _IBAN_RE.match(compact):
+        return compact
+    return text
+
+
+def looks_like_iban(value: str) -> bool:
+    return bool(_IBAN_RE.match((value or "").replace(" ", "")))
+
+
+_LEGACY_CODEPAGES = ("cp1252", "cp852", "iso-8859-2")
+
+
+def decode_guess(
+    data: bytes,
+    declared: str | None = None,
+    candidates: tuple[str, ...] = _LEGACY_CODEPAGES,
+) -> tuple[str, str]:
+    """Bytes to text: the declared encoding if it decodes, else UTF-8, else the candidate
+    8-bit code page under which most non-ASCII characters are letters. Never fails (the
+    last resort is Latin-1, which maps every byte). Returns ``(text, encoding used)``.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        declared = declared or "utf-8"
+    tried: list[str] = []
+    if declared:
+        try:
+            return data.decode(declared), declared
+        except (UnicodeDecodeError, LookupError):
+            tried.append(declared)
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best: tuple[float, str, str] | None = None
+    for enc in candidates:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        high = [ch for ch in text if ord(ch) > 127]
+        score = sum(1 for ch in high if ch.isalpha()) / max(len(high), 1)
+        if best is None or score > best[0]:
+            best = (score, text, enc)
+    if best is not None:
+        return best[1], best[2]
+    return data.decode("latin-1"), "latin-1"
+
+
+# ISO 4217 minor units that differ from 2.
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+
+
+def pad_minor_units(amount: Decimal | None, currency: str) -> Decimal | None:
+    """``Decimal('300')`` in CHF → ``Decimal('300.00')``: pads to the currency's minor units,
+    never rounds (an amount with more decimals is returned as sent)."""
+    if amount is None:
+        return None
+    places = MINOR_UNITS.get(currency, 2)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -places:
+        return amount.quantize(Decimal(1).scaleb(-places))
+    return amount
+
+
+def collapse_spaces(text: str) -> str:
+    return re.sub(r"\s+", " ", text or "").strip()

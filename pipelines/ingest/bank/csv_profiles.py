@@ -4,8 +4,10 @@ A profile describes one bank's export layout: encoding, delimiter, separators, d
 formats, the header signature that identifies it, the column mapping to the record fields,
 preamble metadata, defaults and row rules. The schema is documented in
 ``pipelines/ingest/bank/profiles/README.md``; the built-in profiles live beside it and users
-add their own folders (``ARW_BANK_PROFILES``, see :func:`env_profile_dirs`); a user profile
-with the same ``name`` overrides a built-in one.
+add their own folders, passed in as ``profile_dirs``; a user profile with the same ``name``
+overrides a built-in one. This module reads no environment: the folders named in
+``ARW_BANK_PROFILES`` are parsed once, by :meth:`pipelines.settings.Settings.from_env`
+(``Settings.bank_profile_dirs``), and the ingest step and ``arw bank parse`` pass them on.
 
 API:
 
@@ -37,8 +39,16 @@ Reading rules:
   ("expected ISO 4217 currency code, found 'HAT'");
 * transaction_id: ``make_transaction_id(account, reference, n)`` when the profile maps a
   reference column the bank keeps unique (``n`` counts earlier rows with the same
-  reference in the file); otherwise ``make_transaction_id(account, statement identity
-  (profile, first and last date), position of the row)``;
+  reference in the file); otherwise the generic CSV rule
+  ``make_transaction_id(account, "csv", booking date, n)`` where ``n`` is the row's position
+  among the file's rows of that account and booking date (value date when the layout has
+  no booking date), counted in the file's order, or from the end of the file for a layout
+  marked ``newest_first``. The file's date range and the row's position in the file are
+  not part of it, so a re-sent export or a longer one (more days, more rows added to the
+  last day) gives the same ids for the same rows, and two identical genuine rows on one
+  day keep two ids. Amounts, dates or text alone never make an id. A layout that carries
+  no account (and no ``defaults.account``) uses ``<profile>:<currency>`` in its place for
+  the id (the record's account stays empty);
 * one :class:`Statement` per account in the file. Balance check: the preamble's opening
   and closing balances when the profile maps them; else a running balance column: the
   oldest row's balance minus its amount is the opening and the newest row's balance the
@@ -51,7 +61,6 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,20 +71,19 @@ from typing import Any
 
 import yaml
 
+from pipelines.errors import UsageError
 from pipelines.ingest.bank.common import (
     FieldError,
+    collapse_spaces,
+    decode_guess,
     decode_text,
+    find_structured_reference,
     found,
+    normalise_account,
+    pad_minor_units,
     parse_amount,
     parse_currency,
     reason,
-)
-from pipelines.ingest.bank.mt940 import (
-    collapse_spaces,
-    decode_guess,
-    find_structured_reference,
-    normalise_account,
-    pad_minor_units,
 )
 from pipelines.ingest.bank.records import (
     ParseResult,
@@ -89,7 +97,6 @@ __all__ = [
     "BUILTIN_PROFILE_DIR",
     "Profile",
     "ProfileError",
-    "env_profile_dirs",
     "load_profiles",
     "match_profile",
     "parse",
@@ -97,7 +104,6 @@ __all__ = [
 
 FORMAT = "csv_profile"
 BUILTIN_PROFILE_DIR = Path(__file__).with_name("profiles")
-ENV_VAR = "ARW_BANK_PROFILES"
 _HEADER_SCAN_LINES = 60
 
 # Record fields a profile may map, and how several columns for one field combine.
@@ -132,14 +138,16 @@ _PROFILE_KEYS = {
     "metadata",
     "defaults",
     "id_from_reference",
+    "newest_first",
     "row_rules",
     "fee",
     "refund",
 }
 
 
-class ProfileError(ValueError):
-    """A profile file that cannot be used (named file, key and problem)."""
+class ProfileError(UsageError, ValueError):
+    """A profile file (or folder) that cannot be used: named file, key and problem. A
+    configuration error, not a bad bank file: ``arw`` exits 2 with it, a night fails."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,7 @@ class Profile:
     metadata: dict[str, MetaSpec] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     id_from_reference: bool = True
+    newest_first: bool = False
     row_rules: tuple[RowRule, ...] = ()
     fee: ExtraRecord | None = None
     refund: ExtraRecord | None = None
@@ -205,12 +214,6 @@ class Profile:
 # ---------------------------------------------------------------------------------------
 # Loading profiles
 # ---------------------------------------------------------------------------------------
-
-
-def env_profile_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Folders named in ``ARW_BANK_PROFILES`` (``os.pathsep``-separated)."""
-    value = (environ if environ is not None else os.environ).get(ENV_VAR, "")
-    return [Path(p) for p in value.split(os.pathsep) if p.strip()]
 
 
 def load_profiles(profile_dirs: Iterable[Path | str] = ()) -> dict[str, Profile]:
@@ -295,6 +298,12 @@ def profile_from_dict(raw: Mapping[str, Any], source: str = "<profile>") -> Prof
             raise fail(key, "text", value)
         return value
 
+    def flag(key: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            raise fail(key, "true or false", value)
+        return value
+
     delimiter = text("delimiter", ";")
     if len(delimiter) != 1:
         raise fail("delimiter", "one character (use '\\t' for tab)", delimiter)
@@ -376,7 +385,8 @@ def profile_from_dict(raw: Mapping[str, Any], source: str = "<profile>") -> Prof
         currency_in_header=currency_in_header,
         metadata=metadata,
         defaults={k: str(v) for k, v in defaults.items()},
-        id_from_reference=bool(raw.get("id_from_reference", True)),
+        id_from_reference=flag("id_from_reference", True),
+        newest_first=flag("newest_first", False),
         row_rules=tuple(rules),
         fee=extras["fee"],
         refund=extras["refund"],
@@ -529,6 +539,7 @@ class _Row:
     cells: list[str]
     tx: Transaction
     date_problem: bool = False
+    date_key: str = ""  # the booking date (ISO) for the transaction_id; raw text if unreadable
     balance: Decimal | None = None
     when: date | None = None
     extras: list[Transaction] = field(default_factory=list)
@@ -620,7 +631,7 @@ class _Reader:
         self._mark_trailers(rows)
         result = ParseResult(format=FORMAT)
         self._statements(rows, meta, default_ccy, default_account, result)
-        self._assign_ids(rows)
+        self._assign_ids(rows, default_ccy)
         for row in rows:
             result.transactions.append(row.tx)
             result.transactions.extend(row.extras)
@@ -708,6 +719,7 @@ class _Reader:
         )
 
         # dates
+        unread_date = ""
         for key in _DATE_FIELDS:
             if key not in cols:
                 continue
@@ -715,6 +727,7 @@ class _Reader:
             if not raw:
                 continue
             parsed = self._date(raw)
+            unread_date = unread_date or ("" if parsed else raw)
             if parsed is None:
                 problem(f"a date {self._date_label()}", found(raw), column)
                 row.date_problem = True
@@ -725,6 +738,7 @@ class _Reader:
             problem(f"a date {self._date_label()} in {' or '.join(map(repr, names))}", "nothing")
             row.date_problem = True
         row.when = tx.booking_date or tx.value_date
+        row.date_key = row.when.isoformat() if row.when else unread_date
 
         # amount
         try:
@@ -947,10 +961,21 @@ class _Reader:
             st.opening_balance = bal[-1] - net[-1]
             st.closing_balance = bal[0]
 
-    def _assign_ids(self, rows: list[_Row]) -> None:
+    def _assign_ids(self, rows: list[_Row], default_ccy: str) -> None:
+        """transaction_id per row (the module docstring's rule; CONTRACT §1).
+
+        With a reference the bank keeps unique: (account, reference, occurrence). Otherwise
+        the generic CSV rule: (account, "csv", booking date, n) where n is the row's position
+        among the file's rows of that account and day without a reference, counted in the
+        file's order, or from the end of the file for a ``newest_first`` layout, so that
+        rows added to the day in a later export come after the ones already known. The
+        statement's date range and the row's position in the file are not part of the id:
+        a re-sent or longer export gives the same ids for the same rows.
+        """
         ref_counts: dict[tuple[str, str], int] = {}
         use_ref = self.p.id_from_reference and "reference" in self.p.columns
-        for position, row in enumerate(rows, start=1):
+        by_day: dict[tuple[str, str], list[Transaction]] = {}
+        for row in rows:
             tx = row.tx
             if use_ref and tx.bank_reference:
                 key = (tx.account, tx.bank_reference)
@@ -958,12 +983,27 @@ class _Reader:
                 ref_counts[key] = occurrence + 1
                 tx.transaction_id = make_transaction_id(tx.account, tx.bank_reference, occurrence)
             else:
-                tx.transaction_id = make_transaction_id(tx.account, tx.statement_id, position)
+                by_day.setdefault((self._id_account(tx, default_ccy), row.date_key), []).append(tx)
+        for (account, day), members in by_day.items():
+            ordered = reversed(members) if self.p.newest_first else members
+            for n, tx in enumerate(ordered):
+                tx.transaction_id = make_transaction_id(account, "csv", day, n)
+        for row in rows:
             for extra in row.extras:
                 kind = "refund" if extra.is_reversal else "fee"
-                extra.transaction_id = make_transaction_id(tx.transaction_id, kind)
+                extra.transaction_id = make_transaction_id(row.tx.transaction_id, kind)
                 if extra.is_reversal:
-                    extra.reversal_of = tx.transaction_id
+                    extra.reversal_of = row.tx.transaction_id
+
+    def _id_account(self, tx: Transaction, default_ccy: str) -> str:
+        """The account for the id; a layout that names none (and no ``defaults.account``)
+        stands in with profile and currency, so two such banks or currencies never share
+        ids. Two accounts of one such bank in one currency cannot be told apart: give each
+        its own profile with ``defaults.account``."""
+        if tx.account:
+            return tx.account
+        currency = default_ccy.strip().upper() or tx.currency
+        return f"{self.p.name}:{currency}"
 
 
 def _first_value(cells: list[str]) -> str:

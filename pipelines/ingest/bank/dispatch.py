@@ -6,11 +6,17 @@ format only.
 
 Every reader module exposes ``parse(data: bytes, source_file: str) -> ParseResult``;
 ``csv_profiles.parse`` also takes ``profile=None, profile_dirs=()``.
+
+``parse_file(path, source_file="bank/x.xml")`` streams camt from disk and names the file
+as the caller says (the ingest step passes the inbox-relative path, so reasons and lineage
+read ``bank/<file>``). A CSV that is not the generic layout and fits no bank profile, but
+has most of the generic columns, gets the generic reader's reason (which column is missing).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -74,24 +80,43 @@ def parse_bytes(
     fmt = _choose(detect_format(data, source_file), profile)
     reader = _reader(fmt, source_file)
     if fmt == "csv_profile":
-        result = reader.parse(data, source_file, profile=profile, profile_dirs=profile_dirs)
+        try:
+            result = reader.parse(data, source_file, profile=profile, profile_dirs=profile_dirs)
+        except UnreadableFile as err:
+            if profile is None and _near_generic(data):
+                # most of the generic header is there: say which of its columns are missing
+                # rather than list every bank profile
+                _reader("generic_csv", source_file).parse(data, source_file)
+            raise err from None
     else:
         result = reader.parse(data, source_file)
     return _finish(result, fmt, source_file)
+
+
+def _near_generic(data: bytes) -> bool:
+    """True when the first non-blank line holds most of the generic CSV columns."""
+    from pipelines.ingest.bank.generic_csv import GENERIC_COLUMNS
+
+    head = data[:HEAD_BYTES].decode("utf-8", "replace").lstrip("\ufeff")
+    line = next((ln for ln in head.splitlines() if ln.strip()), "").lower()
+    names = {n.strip().strip('"').strip() for n in re.split(r"[,;\t]", line)}
+    return len(names & set(GENERIC_COLUMNS)) >= len(GENERIC_COLUMNS) - 3
 
 
 def parse_file(
     path: Path,
     profile: str | None = None,
     profile_dirs: Sequence[Path] = (),
+    source_file: str | None = None,
 ) -> ParseResult:
-    """Read one bank file. ``source_file`` in the result is the file's name.
+    """Read one bank file. ``source_file`` names the file in the result and in every reason
+    (default: the file's name; the ingest step passes the inbox-relative ``bank/<file>``).
 
     camt files are streamed from disk (memory stays flat for large statements); other
     formats are small enough to read whole.
     """
     path = Path(path)
-    source_file = path.name
+    source_file = source_file or path.name
     try:
         with path.open("rb") as handle:
             head = handle.read(HEAD_BYTES)

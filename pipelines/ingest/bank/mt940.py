@@ -64,9 +64,8 @@ be read = closing (``:62F:``/``:62M:``) → ok / mismatch; without either balanc
 truncated file) → not_checkable. A file without any ``:20:`` message raises
 :class:`UnreadableFile`; a bad ``:61:`` is a rejected row naming its line.
 
-The module also holds small text helpers the other readers in this package share
-(:func:`find_structured_reference`, :func:`decode_guess`, :func:`normalise_account`);
-they belong in ``common.py`` and can move there.
+The text helpers it shares with the other readers (encoding guess, creditor references,
+account clean-up, currency decimals) live in :mod:`pipelines.ingest.bank.common`.
 """
 
 from __future__ import annotations
@@ -78,7 +77,12 @@ from decimal import Decimal
 
 from pipelines.ingest.bank.common import (
     FieldError,
+    collapse_spaces,
+    decode_guess,
+    find_structured_reference,
     found,
+    looks_like_iban,
+    pad_minor_units,
     parse_amount,
     parse_currency,
     reason,
@@ -91,186 +95,9 @@ from pipelines.ingest.bank.records import (
     make_transaction_id,
 )
 
-__all__ = [
-    "MINOR_UNITS",
-    "decode_guess",
-    "find_structured_reference",
-    "is_valid_qr_reference",
-    "is_valid_rf_reference",
-    "normalise_account",
-    "pad_minor_units",
-    "parse",
-]
+__all__ = ["parse"]
 
 FORMAT = "mt940"
-
-# ---------------------------------------------------------------------------------------
-# Shared text helpers (used by the BAI2, OFX and CSV readers too).
-# ---------------------------------------------------------------------------------------
-
-_RF_RE = re.compile(r"\bRF\d{2}")
-_QR_GROUPED_RE = re.compile(r"(?<!\d)(?<!\d )(\d{2}(?: \d{5}){5})(?! ?\d)")
-_QR_PLAIN_RE = re.compile(r"(?<!\d)(\d{27})(?!\d)")
-_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
-_IBAN_SPACED_RE = re.compile(r"^[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}$")
-
-
-def is_valid_rf_reference(ref: str) -> bool:
-    """ISO 11649 creditor reference (``RF18539007547034``): mod-97 check digits."""
-    text = ref.replace(" ", "").upper()
-    if not re.fullmatch(r"RF\d{2}[A-Z0-9]{1,21}", text):
-        return False
-    rearranged = text[4:] + text[:4]
-    digits = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(digits) % 97 == 1
-
-
-def is_valid_qr_reference(ref: str) -> bool:
-    """Swiss QR reference (27 digits, last one a mod-10 recursive check digit)."""
-    text = ref.replace(" ", "")
-    if not re.fullmatch(r"\d{27}", text):
-        return False
-    table = (0, 9, 4, 6, 8, 2, 7, 1, 3, 5)
-    carry = 0
-    for ch in text[:-1]:
-        carry = table[(carry + int(ch)) % 10]
-    return (10 - carry) % 10 == int(text[-1])
-
-
-def find_structured_reference(text: str) -> str:
-    """The first creditor reference in free text, normalised (no spaces), or ``""``.
-
-    * ISO 11649 ``RF..`` references with valid check digits;
-    * Swiss QR references printed in their grouping ``NN NNNNN NNNNN NNNNN NNNNN NNNNN``
-      (as banks print them next to a "QRR"/reference label; accepted without the check
-      digit test, the grouping is specific enough);
-    * 27 consecutive digits only when the QR check digit is valid.
-    """
-    if not text:
-        return ""
-    upper = text.upper()
-    for match in _RF_RE.finditer(upper):
-        tail = re.match(r"[A-Z0-9 ]*", upper[match.end() :]).group(0)
-        bodies: list[str] = []
-        body = ""
-        for token in tail.split(" "):
-            if not token:
-                if body:
-                    break
-                continue
-            body += token
-            if len(body) > 21:
-                break
-            bodies.append(body)
-        for body in reversed(bodies):  # the longest grouping with valid check digits
-            if is_valid_rf_reference(match.group(0) + body):
-                return match.group(0) + body
-    match = _QR_GROUPED_RE.search(text)
-    if match:
-        return match.group(1).replace(" ", "")
-    for match in _QR_PLAIN_RE.finditer(text):
-        if is_valid_qr_reference(match.group(1)):
-            return match.group(1)
-    return ""
-
-
-def normalise_account(value: str) -> str:
-    """An account as printed, stripped; an IBAN written in groups loses its spaces."""
-    text = (value or "").strip()
-    compact = text.replace(" ", "")
-    if " " in text and _IBAN_SPACED_RE.match(text) and _IBAN_RE.match(compact):
-        return compact
-    return text
-
-
-def looks_like_iban(value: str) -> bool:
-    return bool(_IBAN_RE.match((value or "").replace(" ", "")))
-
-
-_LEGACY_CODEPAGES = ("cp1252", "cp852", "iso-8859-2")
-
-
-def decode_guess(
-    data: bytes,
-    declared: str | None = None,
-    candidates: tuple[str, ...] = _LEGACY_CODEPAGES,
-) -> tuple[str, str]:
-    """Bytes to text: the declared encoding if it decodes, else UTF-8, else the candidate
-    8-bit code page under which most non-ASCII characters are letters. Never fails (the
-    last resort is Latin-1, which maps every byte). Returns ``(text, encoding used)``.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-        declared = declared or "utf-8"
-    tried: list[str] = []
-    if declared:
-        try:
-            return data.decode(declared), declared
-        except (UnicodeDecodeError, LookupError):
-            tried.append(declared)
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    best: tuple[float, str, str] | None = None
-    for enc in candidates:
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        high = [ch for ch in text if ord(ch) > 127]
-        score = sum(1 for ch in high if ch.isalpha()) / max(len(high), 1)
-        if best is None or score > best[0]:
-            best = (score, text, enc)
-    if best is not None:
-        return best[1], best[2]
-    return data.decode("latin-1"), "latin-1"
-
-
-# ISO 4217 minor units that differ from 2.
-MINOR_UNITS: dict[str, int] = {
-    **dict.fromkeys(
-        [
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "UYI",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ],
-        0,
-    ),
-    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}
-
-
-def pad_minor_units(amount: Decimal | None, currency: str) -> Decimal | None:
-    """``Decimal('300')`` in CHF → ``Decimal('300.00')``: pads to the currency's minor units,
-    never rounds (an amount with more decimals is returned as sent)."""
-    if amount is None:
-        return None
-    places = MINOR_UNITS.get(currency, 2)
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > -places:
-        return amount.quantize(Decimal(1).scaleb(-places))
-    return amount
-
-
-def collapse_spaces(text: str) -> str:
-    return re.sub(r"\s+", " ", text or "").strip()
-
 
 # ---------------------------------------------------------------------------------------
 # MT940 parsing

@@ -50,12 +50,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipelines.ingest.bank.common import FieldError, found, parse_amount, parse_currency, reason
-from pipelines.ingest.bank.mt940 import (
+from pipelines.ingest.bank.common import (
+    FieldError,
     collapse_spaces,
     decode_guess,
     find_structured_reference,
+    found,
     pad_minor_units,
+    parse_amount,
+    parse_currency,
+    reason,
 )
 from pipelines.ingest.bank.records import (
     ParseResult,

@@ -207,6 +207,17 @@ def test_15_csv_with_a_missing_column() -> None:
     assert "found a header without amount" in reason
 
 
+def test_15b_generic_csv_with_a_missing_column_through_detection() -> None:
+    """Not the generic layout, no bank profile fits: the reason names the missing generic
+    column instead of listing every bank profile when most of the generic header is there."""
+    header = HEADER.replace("amount,", "")
+    reason = unreadable(csv(f"{ACCT},2024-03-01,,EUR,A,,,", header=header), "nocol.csv")
+    assert reason.startswith("nocol.csv, line 1 (header): expected the generic CSV header")
+    assert "found a header without amount" in reason
+    other = unreadable(b"Datum;Text\n01.03.2024;x\n", "other.csv")
+    assert "expected a header row of one of the bank CSV profiles" in other
+
+
 # --------------------------------------------------------------------------- bad rows
 
 

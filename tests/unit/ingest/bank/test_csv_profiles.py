@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 from pipelines.ingest.bank import csv_profiles
 from pipelines.ingest.bank.csv_profiles import ProfileError, load_profiles, match_profile, parse
 from pipelines.ingest.bank.records import UnreadableFile, make_transaction_id
+from pipelines.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "bank" / "bank_csv"
 BANANA = "banana_switzerland/"
@@ -333,7 +335,18 @@ def test_user_profile_folder(tmp_path):
     assert [t.amount for t in result.transactions] == [Decimal("1234.50"), Decimal("-5.00")]
     assert result.transactions[0].structured_reference == "RF18539007547034"
     assert result.transactions[0].account == "DE89370400440532013000"
-    assert csv_profiles.env_profile_dirs({"ARW_BANK_PROFILES": f"{tmp_path}"}) == [tmp_path]
+
+
+def test_profile_folders_come_from_settings_only(tmp_path, monkeypatch):
+    """ARW_BANK_PROFILES is parsed in one place (Settings.from_env); the reader reads no
+    environment, it gets the folders as profile_dirs."""
+    other = tmp_path / "more"
+    other.mkdir()
+    monkeypatch.setenv("ARW_BANK_PROFILES", f"{tmp_path}{os.pathsep}{other}")
+    assert Settings.from_env().bank_profile_dirs == (tmp_path, other)
+    source = Path(csv_profiles.__file__).read_text(encoding="utf-8")
+    assert "os.environ" not in source and "getenv" not in source
+    assert not hasattr(csv_profiles, "env_profile_dirs")
 
 
 def test_user_profile_overrides_builtin_by_name(tmp_path):
@@ -434,3 +447,130 @@ def test_bad_date_in_a_running_balance_file_rejects_only_that_row():
     )
     assert bad.amount == Decimal("10.00")  # kept, and still part of the statement's entries
     assert result.statements[0].balance_status == "ok"
+
+
+# --- transaction_id for layouts without a bank reference -------------------------------------
+
+RAIFFEISEN = BANANA + "csv_example_format6_20241119.csv"
+ZKB = BANANA + "csv_zkb_example_format5_20230223.csv"
+
+
+def _ids(data: bytes, name: str = "x.csv", **kwargs) -> list[str]:
+    return [t.transaction_id for t in parse(data, name, **kwargs).transactions]
+
+
+def _lines(name: str) -> list[bytes]:
+    return _read(name).splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("name", [RAIFFEISEN, ZKB, "csv2ofx/outbank.csv", "csv2ofx/n26-fr.csv"])
+def test_the_same_export_resent_under_another_name_gives_identical_ids(name):
+    first = _parse(name)
+    again = parse(_read(name), "resent_" + Path(name).name)
+    assert [t.transaction_id for t in again.transactions] == [
+        t.transaction_id for t in first.transactions
+    ]
+    assert not any(t.bank_reference for t in first.transactions)  # no reference column used
+
+
+def test_the_id_is_account_booking_date_and_position_within_the_day():
+    result = _parse(RAIFFEISEN)
+    first = result.transactions[0]
+    assert first.transaction_id == make_transaction_id(
+        "IC1182551737356068462", "csv", "2024-07-02", 0
+    )
+    # the same rule as the generic CSV layout, so the statement's date range is not in it
+    assert result.statements[0].statement_id not in first.transaction_id
+
+
+def test_an_ascending_export_extended_by_later_days_keeps_the_old_ids():
+    lines = _lines(RAIFFEISEN)
+    short = b"".join(lines[:101])  # header + the first 100 rows (ends mid-October)
+    old = parse(short, "raif_part.csv")
+    new = parse(b"".join(lines), "raif_full.csv")
+    assert old.statements[0].to_date < new.statements[0].to_date  # another statement range
+    assert _ids(short) == [t.transaction_id for t in new.transactions[:100]]
+    assert len(set(t.transaction_id for t in new.transactions)) == 216
+
+
+def test_a_newest_first_export_extended_by_later_days_keeps_the_old_ids():
+    lines = _lines(ZKB)
+    header, rows = lines[0], lines[1:]
+    assert b"13.02.2023" in rows[0] and b"03.01.2023" in rows[-1]  # newest first
+    older = header + b"".join(rows[6:])  # the export taken a few days earlier
+    full = parse(_read(ZKB), "zkb_full.csv")
+    assert _ids(older) == [t.transaction_id for t in full.transactions[6:]]
+
+
+NEWEST_FIRST_PROFILE = """
+name: newestbank
+encoding: utf-8
+delimiter: ";"
+date_format: "%Y-%m-%d"
+header: [Datum, Konto, Betrag, Text]
+columns:
+  booking_date: Datum
+  account: Konto
+  amount: Betrag
+  remittance_info: Text
+defaults:
+  currency: CHF
+newest_first: true
+"""
+
+
+def test_a_newest_first_export_with_more_rows_on_its_last_day_keeps_the_old_ids(tmp_path):
+    (tmp_path / "newest.yaml").write_text(NEWEST_FIRST_PROFILE, encoding="utf-8")
+    head = b"Datum;Konto;Betrag;Text\n"
+    morning = b"2024-03-05;CH93;20.00;second\n2024-03-05;CH93;10.00;first\n2024-03-04;CH93;5.00;x\n"
+    evening = b"2024-03-06;CH93;1.00;next day\n2024-03-05;CH93;30.00;third\n"
+    old = _ids(head + morning, profile_dirs=[tmp_path])
+    new = _ids(head + evening + morning, profile_dirs=[tmp_path])
+    assert new[2:] == old
+    assert new[1] == make_transaction_id("CH93", "csv", "2024-03-05", 2)  # counted after them
+    # the same file read in file order (the layout not marked newest first) shifts them
+    plain = NEWEST_FIRST_PROFILE.replace("newest_first: true", "newest_first: false")
+    (tmp_path / "newest.yaml").write_text(plain, encoding="utf-8")
+    assert _ids(head + evening + morning, profile_dirs=[tmp_path])[2:] != old
+
+
+def test_two_identical_rows_on_one_day_get_two_ids_and_both_load():
+    lines = _lines(RAIFFEISEN)
+    doubled = b"".join([lines[0], lines[1], lines[1], *lines[2:]])
+    result = parse(doubled, "raif_double.csv")
+    a, b = result.transactions[:2]
+    assert a.as_row() | {"transaction_id": "", "location": ""} == b.as_row() | {
+        "transaction_id": "",
+        "location": "",
+    }
+    assert a.transaction_id != b.transaction_id
+    assert {a.transaction_id, b.transaction_id} == {
+        make_transaction_id("IC1182551737356068462", "csv", "2024-07-02", n) for n in (0, 1)
+    }
+    assert len(result.loaded) == 217
+    # the rows after them keep their ids: positions count per day, not per file
+    assert [t.transaction_id for t in result.transactions[2:]] == _ids(_read(RAIFFEISEN))[1:]
+
+
+def test_amounts_are_not_part_of_the_id():
+    lines = _lines(RAIFFEISEN)
+    changed = lines[1].replace(b";-11.45;", b";-11.46;")
+    assert changed != lines[1]
+    assert _ids(b"".join([lines[0], changed, *lines[2:]])) == _ids(_read(RAIFFEISEN))
+
+
+def test_a_layout_without_account_uses_profile_and_currency_in_the_id():
+    result = _parse(BANANA + "csv_bancastato_example_format5_20231123USD.csv")
+    first = result.transactions[0]
+    assert first.account == ""
+    assert first.transaction_id == make_transaction_id(
+        "bancastato:USD", "csv", first.booking_date.isoformat(), 0
+    )
+
+
+def test_newest_first_must_be_true_or_false(tmp_path):
+    bad = NEWEST_FIRST_PROFILE.replace("newest_first: true", "newest_first: sometimes")
+    (tmp_path / "newest.yaml").write_text(bad, encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        load_profiles([tmp_path])
+    assert "key 'newest_first': expected true or false, found 'sometimes'" in str(err.value)
