@@ -319,8 +319,19 @@ class Matcher:
         total_open = sum(p[1] for p in open_picks)
         tolerance = self._tolerance(amount)
         if len(open_picks) == 1 and not (total_open - tolerance <= amount <= total_open):
+            # The amount does not confirm the quoted invoice. If another open invoice of the
+            # customer is open for exactly the amount, or the payment overpays the quoted one
+            # and could pay another whose number is one typo away, the quote may be a typo:
+            # a person decides.
+            from rapidfuzz.distance import Levenshtein
+
+            quoted_inv = open_picks[0][0]
+            quoted_key = number_key(quoted_inv.number)
+            overpaid = amount > total_open
             others = [inv for inv, o in self.book.open_invoices(customer, txn.currency, txn.effective_date)
-                      if inv.invoice_id != open_picks[0][0].invoice_id and o == amount]
+                      if inv.invoice_id != quoted_inv.invoice_id
+                      and (o == amount or (overpaid and o <= amount and Levenshtein.distance(
+                          number_key(inv.number), quoted_key) == 1))]
             if others:
                 self.outcomes.append(Outcome(
                     txn.transaction_id, customer, how or "invoice", EXCEPTION, "QUOTED_NUMBER_MAY_BE_TYPO",

@@ -288,3 +288,17 @@ def test_the_same_inputs_give_identical_entries(con):
     assert first.entries == second.entries and len(first.entries) == 3
     assert run(con, as_of=date(2026, 2, 1)).entries == first.entries[:2]
     assert sum((e.amount for e in first.entries), Decimal(0)) == Decimal("137.50")
+
+
+def test_a_quote_one_typo_away_from_another_open_invoice_with_an_unconfirming_amount_waits(con):
+    _two_customers(con)
+    add_invoice(con, "1", "INV-2026-000066", "3000.00")
+    add_invoice(con, "2", "INV-2026-000060", "4000.00")
+    add_invoice(con, "3", "INV-2026-000123", "1000.00")
+    # overpays what INV-...066 has open, and ...060 is one character away: a person decides
+    add_payment(con, "T1", "2026-02-01", "4404.50", "Inv. INV-2026-000066", account=ACCT_C1)
+    # a partial payment of ...123: no other open number is one typo away, so it applies
+    add_payment(con, "T2", "2026-02-02", "400.00", "Inv. INV-2026-000123", account=ACCT_C1)
+    result = run(con)
+    assert allocations(result) == [("T2", "3", "400.00", "invoice_number")]
+    assert outcome_of(result, "T1").reason_code == "QUOTED_NUMBER_MAY_BE_TYPO"
