@@ -11,6 +11,8 @@ from datetime import date, datetime
 import duckdb
 from dagster import DagsterEventType, DagsterInstance
 
+from pipelines.alerts.outcome import RunFailure
+from pipelines.alerts.stage import run_alert_stage
 from pipelines.errors import UsageError
 from pipelines.quality import gx
 from pipelines.settings import Settings
@@ -85,7 +87,6 @@ def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
-    gx.shutdown()
     published_keys = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()
                       if e.asset_key is not None}
     published = PUBLISHED_KEY in published_keys
@@ -97,6 +98,10 @@ def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
             "finished_at = excluded.finished_at, status = excluded.status, reason = excluded.reason",
             [result.run_id, as_of, datetime.now(), datetime.now(),
              "published" if published else "not_published", reason or None])
+    # Alerts: the night's outcome, reconciliation and statement problems, the digest; then
+    # delivery. Never raises: a delivery failure does not change the night's exit code.
+    run_alert_stage(settings, result.run_id, as_of, published,
+                    None if published else RunFailure.from_events(result.all_events))
     seconds = time.monotonic() - started
     summary = render_summary(settings, result.run_id, as_of, published, reason, seconds)
     return NightOutcome(published, result.run_id, reason, summary, seconds)

@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pipelines.errors import UsageError
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
@@ -75,6 +77,95 @@ class MatcherSettings:
         )
 
 
+SMTP_TLS_MODES = ("none", "starttls", "ssl")
+_SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go and when they fire (see docs/alerts.md and pipelines/alerts/).
+
+    Secrets (the webhook URL carries a token, the SMTP password) are kept out of ``repr``
+    so that they never reach a log line through a printed settings object.
+    """
+
+    webhook_url: str = field(default="", repr=False)
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"  # none | starttls | ssl
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    email_from: str = "ar-warehouse@localhost"
+    email_to: tuple[str, ...] = ()
+    # An open problem whose facts did not change since the last alert stage is not sent again.
+    resend_unchanged: bool = False
+    # Delivery: attempts per channel and alert within one alert stage, backoff between them
+    # (base × 2^attempt seconds); what is still undelivered stays pending for the next stage.
+    max_attempts: int = 3
+    retry_backoff_seconds: float = 2.0
+    timeout_seconds: float = 10.0
+    # Triggers.
+    exceptions_threshold: int = 50  # open reconciliation exceptions above this alert
+    match_rate_drop: Decimal = Decimal("0.10")  # auto-match rate below trailing avg − this
+    match_rate_min_nights: int = 3  # earlier nights needed before the drop is judged
+    match_rate_trailing_nights: int = 7
+    tie_out_tolerance: Decimal = Decimal("0.00")  # ERP vs warehouse open amount difference
+    digest_max_items: int = 20  # lines listed per section of an alert or the digest
+
+    @property
+    def webhook_enabled(self) -> bool:
+        return bool(self.webhook_url)
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host and self.email_to)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line, an error text or the alerts table."""
+        return tuple(s for s in (self.webhook_url, self.smtp_password) if s)
+
+    @classmethod
+    def from_env(cls) -> AlertSettings:
+        tls = _env("ARW_SMTP_TLS", "starttls").lower()
+        if tls not in SMTP_TLS_MODES:
+            raise UsageError(f"ARW_SMTP_TLS: expected one of {', '.join(SMTP_TLS_MODES)}, found {tls!r}")
+        to = tuple(a.strip() for a in os.environ.get("ARW_ALERT_EMAIL_TO", "").split(",") if a.strip())
+        host = _env("ARW_SMTP_HOST", "")
+        if to and not host:
+            raise UsageError("ARW_ALERT_EMAIL_TO is set: expected ARW_SMTP_HOST too, found none")
+
+        def number(name: str, default: str, kind=int):
+            text = _env(name, default)
+            try:
+                value = kind(text)
+            except (ValueError, ArithmeticError) as exc:
+                raise UsageError(f"{name}: expected a number, found {text!r}") from exc
+            if value < 0:
+                raise UsageError(f"{name}: expected a number of at least 0, found {text!r}")
+            return value
+
+        return cls(
+            webhook_url=_env("ARW_ALERT_WEBHOOK_URL", ""),
+            smtp_host=host,
+            smtp_port=number("ARW_SMTP_PORT", str(_SMTP_DEFAULT_PORTS[tls])),
+            smtp_tls=tls,
+            smtp_user=_env("ARW_SMTP_USER", ""),
+            smtp_password=os.environ.get("ARW_SMTP_PASSWORD", ""),
+            email_from=_env("ARW_ALERT_EMAIL_FROM", "ar-warehouse@localhost"),
+            email_to=to,
+            resend_unchanged=_env_bool("ARW_ALERT_RESEND_UNCHANGED", False),
+            max_attempts=max(1, number("ARW_ALERT_MAX_ATTEMPTS", "3")),
+            retry_backoff_seconds=number("ARW_ALERT_RETRY_BACKOFF_SECONDS", "2", float),
+            timeout_seconds=number("ARW_ALERT_TIMEOUT_SECONDS", "10", float),
+            exceptions_threshold=number("ARW_ALERT_EXCEPTIONS_THRESHOLD", "50"),
+            match_rate_drop=number("ARW_ALERT_MATCH_RATE_DROP", "0.10", Decimal),
+            match_rate_min_nights=number("ARW_ALERT_MATCH_RATE_MIN_NIGHTS", "3"),
+            match_rate_trailing_nights=max(1, number("ARW_ALERT_MATCH_RATE_TRAILING_NIGHTS", "7")),
+            tie_out_tolerance=number("ARW_ALERT_TIE_OUT_TOLERANCE", "0.00", Decimal),
+            digest_max_items=max(1, number("ARW_ALERT_DIGEST_MAX_ITEMS", "20")),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     inbox: Path
@@ -89,6 +180,7 @@ class Settings:
     # Test-only fault injection: the named stage stops the process as a kill would.
     fault_inject: str = ""
     matcher: MatcherSettings = field(default_factory=MatcherSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -110,6 +202,7 @@ class Settings:
             reporting_currency=_env("ARW_REPORTING_CURRENCY", "EUR"),
             fault_inject=_env("ARW_FAULT_INJECT", ""),
             matcher=MatcherSettings.from_env(),
+            alerts=AlertSettings.from_env(),
         )
 
     def with_overrides(self, inbox: Path | None = None, warehouse_dir: Path | None = None) -> Settings:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import duckdb
 
+from pipelines.alerts.outbox import summary_line as alerts_summary_line
 from pipelines.settings import Settings
 from pipelines.warehouse import connect, scalar
 
@@ -85,13 +86,13 @@ def render_summary(settings: Settings, run_id: str, as_of: date, published: bool
         lines.append(f"The published warehouse was left as it was: {settings.published_db}")
     with connect(settings, read_only=True) as con:
         lines += _files_section(con, run_id)
-        alerts = scalar(con, "SELECT count(*) FROM audit.alerts WHERE run_id = ?", [run_id])
+        alerts = alerts_summary_line(con, run_id)
     if published:
         pub = duckdb.connect(str(settings.published_db), read_only=True)
         try:
             lines += _published_sections(pub)
         finally:
             pub.close()
-    lines.append(f"Alerts: {alerts}")
+    lines.append(alerts)
     lines.append(f"Warehouse: {settings.published_db} (open read-only; `arw sql \"...\"`)")
     return "\n".join(lines)

@@ -100,16 +100,27 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     reason VARCHAR
 );
 
+-- The alert outbox (pipelines/alerts): every alert, and where it has been delivered.
 CREATE TABLE IF NOT EXISTS audit.alerts (
     alert_id VARCHAR PRIMARY KEY,
     run_id VARCHAR,
     created_at TIMESTAMP NOT NULL,
     kind VARCHAR NOT NULL,
-    severity VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,        -- error | warning | info
     subject VARCHAR NOT NULL,
     body VARCHAR,
-    status VARCHAR NOT NULL           -- recorded | sent | pending
+    status VARCHAR NOT NULL           -- recorded | sent | pending | suppressed
 );
+-- Columns added by the alerts issue (ADD ... IF NOT EXISTS: older warehouses gain them).
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS as_of_date DATE;
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS fingerprint VARCHAR;  -- kind + subject + facts
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS facts VARCHAR;        -- JSON
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS webhook_status VARCHAR;  -- sent | pending | off
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS email_status VARCHAR;    -- sent | pending | off
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS attempts INTEGER;
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS last_attempt_at TIMESTAMP;
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS last_error VARCHAR;
+ALTER TABLE audit.alerts ADD COLUMN IF NOT EXISTS sent_at TIMESTAMP;
 
 CREATE TABLE IF NOT EXISTS raw.bank_transactions (
     {BANK_TRANSACTION_COLUMNS}

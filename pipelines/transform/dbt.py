@@ -187,7 +187,7 @@ def _events(context: AssetExecutionContext, manifest: Mapping[str, Any], result)
     for node_result in (result.result.results if result.result else []):
         uid = node_result.node.unique_id
         status = str(node_result.status)
-        props = manifest["nodes"].get(uid, {})
+        props = manifest["nodes"].get(uid) or manifest.get("unit_tests", {}).get(uid, {})
         if props.get("resource_type") == "model":
             key = TRANSLATOR.get_asset_key(props)
             if status == "success" and key in selected_assets:
@@ -220,7 +220,11 @@ def _build(context: AssetExecutionContext, warehouse: WarehouseResource, select:
            label: str):
     settings = warehouse.settings()
     manifest = json.loads(MANIFEST_PATH.read_text())
-    args = ["build", *select, "--vars", json.dumps({"as_of_date": context.partition_key})]
+    # dbt unit tests check formulas on fixed inputs, not the night's data: they run in
+    # `make test` (tests/integration/test_dbt_unit_tests.py), not in every night.
+    args = ["build", *select, "--exclude-resource-type", "unit_test",
+            "--vars", json.dumps({"as_of_date": context.partition_key,
+                                  "reporting_currency": settings.reporting_currency})]
     with stage(label) as info:
         result = run_dbt(settings, args)
         nodes = result.result.results if result.result else []

@@ -1,23 +1,44 @@
 -- Every invoice issued on or before the night's date with its open amount as of that date:
 -- amount − credit notes − allocations (net of reversals) − adjustments, each dated on or
--- before the date (CONTRACT §4).
+-- before the date (CONTRACT §4), and the date its open amount first reached zero.
 with invoices as (
     select * from {{ ref('stg_erp__invoices') }}
     where issue_date <= {{ as_of_date() }}
 ),
 
-credits as (
-    select invoice_id, sum(amount) as credited_amount
-    from {{ ref('stg_erp__credit_notes') }}
-    where invoice_id is not null and issue_date <= {{ as_of_date() }}
+events as (
+    select * from {{ ref('int_invoice_events') }}
+),
+
+totals as (
+    select
+        invoice_id,
+        sum(amount) filter (where event_type = 'credit_note') as credited_amount,
+        sum(amount) filter (where event_type = 'allocation') as allocated_amount,
+        sum(amount) filter (where event_type = 'adjustment') as adjusted_amount
+    from events
     group by invoice_id
 ),
 
-allocations as (
-    select invoice_id, sum(amount) as allocated_amount
-    from {{ ref('stg_recon__allocation_ledger') }}
-    where effective_date <= {{ as_of_date() }}
-    group by invoice_id
+-- the amount taken off by the end of each day with an event, walking the days in order
+running as (
+    select
+        invoice_id,
+        event_date,
+        sum(sum(amount)) over (
+            partition by invoice_id order by event_date
+            rows between unbounded preceding and current row
+        ) as reduced_to_date
+    from events
+    group by invoice_id, event_date
+),
+
+first_zero as (
+    select running.invoice_id, min(running.event_date) as first_zero_date
+    from running
+    inner join invoices using (invoice_id)
+    where invoices.amount - running.reduced_to_date <= 0
+    group by running.invoice_id
 ),
 
 customers as (
@@ -39,19 +60,47 @@ balanced as (
         invoices.disputed,
         coalesce(customers.is_key_account, false) as is_key_account,
         invoices.amount,
-        coalesce(credits.credited_amount, 0) as credited_amount,
-        coalesce(allocations.allocated_amount, 0) as allocated_amount,
-        cast(0 as decimal(18, 2)) as adjusted_amount
+        cast(coalesce(totals.credited_amount, 0) as decimal(18, 2)) as credited_amount,
+        cast(coalesce(totals.allocated_amount, 0) as decimal(18, 2)) as allocated_amount,
+        cast(coalesce(totals.adjusted_amount, 0) as decimal(18, 2)) as adjusted_amount,
+        first_zero.first_zero_date
     from invoices
-    left join credits using (invoice_id)
-    left join allocations using (invoice_id)
+    left join totals using (invoice_id)
+    left join first_zero using (invoice_id)
     left join customers using (customer_id)
+),
+
+with_open as (
+    select
+        *,
+        case
+            when status = 'cancelled' then cast(0 as decimal(18, 2))
+            else cast(amount - credited_amount - allocated_amount - adjusted_amount as decimal(18, 2))
+        end as open_amount
+    from balanced
 )
 
 select
-    *,
+    invoice_id,
+    invoice_number,
+    order_id,
+    customer_id,
+    salesperson_id,
+    currency,
+    issue_date,
+    due_date,
+    status,
+    disputed,
+    is_key_account,
+    amount,
+    credited_amount,
+    allocated_amount,
+    adjusted_amount,
+    open_amount,
+    -- settled: an issued invoice whose open amount is zero (or below) at the date; the day
+    -- it first got there (never before its issue date). Null while open and when cancelled.
     case
-        when status = 'cancelled' then cast(0 as decimal(18, 2))
-        else amount - credited_amount - allocated_amount - adjusted_amount
-    end as open_amount
-from balanced
+        when status = 'issued' and open_amount <= 0
+        then greatest(first_zero_date, issue_date)
+    end as settled_date
+from with_open

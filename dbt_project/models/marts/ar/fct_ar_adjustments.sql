@@ -6,7 +6,7 @@ select
     kind as adjustment_type,
     effective_date,
     currency,
-    sum(amount) as amount
+    cast(sum(amount) as decimal(18, 2)) as amount
 from {{ ref('stg_recon__allocation_ledger') }}
 where kind <> 'allocation' and effective_date <= {{ as_of_date() }}
 group by invoice_id, transaction_id, kind, effective_date, currency

@@ -1,7 +1,14 @@
 -- Every invoice open at the night's date, aged by days past due.
 with open_invoices as (
     select * from {{ ref('int_invoices_balanced') }}
-    where open_amount <> 0
+    where status = 'issued' and open_amount <> 0
+),
+
+aged as (
+    select
+        *,
+        {{ days_between('due_date', as_of_date()) }} as days_past_due
+    from open_invoices
 )
 
 select
@@ -14,9 +21,11 @@ select
     amount as invoice_amount,
     open_amount,
     due_date,
-    date_diff('day', due_date, {{ as_of_date() }}) as days_past_due,
-    {{ aging_bucket("date_diff('day', due_date, " ~ as_of_date() ~ ")") }} as aging_bucket,
-    year(issue_date) as origin_year,
+    days_past_due,
+    {{ aging_bucket('days_past_due') }} as aging_bucket,
+    cast(year(issue_date) as integer) as origin_year,
     is_key_account,
-    disputed
-from open_invoices
+    disputed,
+    issue_date,
+    {{ aging_bucket_rank('days_past_due') }} as aging_bucket_rank
+from aged

@@ -18,7 +18,7 @@ outcomes as (
 applied as (
     select
         transaction_id,
-        sum(allocated_amount) as applied_amount,
+        cast(sum(allocated_amount) as decimal(18, 2)) as applied_amount,
         min(customer_id) as allocated_customer_id,
         count(distinct customer_id) as allocated_customers
     from {{ ref('fct_payment_allocations') }}
@@ -40,7 +40,7 @@ joined as (
         outcomes.payer_evidence,
         coalesce(outcomes.outcome, case when receipts.is_reversal then 'not_ar' end) as outcome,
         outcomes.reason_code,
-        coalesce(applied.applied_amount, 0) as applied_amount
+        coalesce(applied.applied_amount, cast(0 as decimal(18, 2))) as applied_amount
     from receipts
     left join outcomes using (transaction_id)
     left join applied using (transaction_id)
@@ -72,8 +72,10 @@ select
     currency,
     customer_id,
     applied_amount,
-    case when receipt_class = 'ar' then amount - applied_amount else 0 end as unapplied_amount,
-    case when receipt_class = 'excluded' then amount - applied_amount else 0 end as excluded_amount,
+    cast(case when receipt_class = 'ar' then amount - applied_amount else 0 end as decimal(18, 2))
+        as unapplied_amount,
+    cast(case when receipt_class = 'excluded' then amount - applied_amount else 0 end as decimal(18, 2))
+        as excluded_amount,
     status,
     reason_code,
     payer_evidence,

@@ -13,7 +13,7 @@ latest_allocation as (
 ),
 
 in_force as (
-    select transaction_id, invoice_id, currency, sum(amount) as allocated_amount
+    select transaction_id, invoice_id, currency, cast(sum(amount) as decimal(18, 2)) as allocated_amount
     from ledger
     group by transaction_id, invoice_id, currency
     having sum(amount) <> 0
