@@ -7,6 +7,8 @@ Parts (``--only`` picks some):
 - ``camt``     camt.053 parse throughput on a generated 100,000-entry statement.
 - ``reconcile`` the matcher on N payments against N open invoices (default 1,000,000),
                beside the floor: a bare DuckDB join of the same tables, and the ratio.
+- ``night``    a full first night on a generated inbox per size (``--night-invoices``):
+               wall time per stage, the share spent in checks, peak memory, file size.
 
 Timed numbers belong here, not in tests. Results go into docs/benchmarks.md by hand, with
 the machine and the date.
@@ -188,9 +190,38 @@ def bench_reconcile(workdir: Path, n: int = 1_000_000) -> str:
                    "floor s (bare DuckDB join)", "ratio"], rows)
 
 
+def bench_night(workdir: Path, invoices: int) -> str:
+    """A full first night on a generated inbox: wall time per stage and the share of checks."""
+    from pipelines import progress
+    from pipelines.nightly import run_nightly
+    from pipelines.settings import Settings
+    from pipelines.synthetic.generator import generate
+
+    customers = max(invoices // 25, 50)
+    generate(workdir / f"night{invoices}", customers=customers, invoices=invoices, seed=7,
+             end_date=date(2026, 10, 31), bank_format="csv")
+    settings = Settings.from_env().with_overrides(workdir / f"night{invoices}" / "inbox",
+                                                  workdir / f"wh{invoices}")
+    progress.TIMINGS.clear()
+    outcome = run_nightly(settings, date(2026, 10, 31))
+    stages = list(progress.TIMINGS)
+    checks = sum(s for name, s in stages if name.startswith("check"))
+    rows = [[name, f"{s:.1f}", f"{s / outcome.seconds * 100:.1f}%"] for name, s in stages]
+    rows.append(["other (Dagster, start-up, summary)",
+                 f"{outcome.seconds - sum(s for _, s in stages):.1f}", ""])
+    rows.append(["night (wall)", f"{outcome.seconds:.1f}", "100%"])
+    size = settings.published_db.stat().st_size / 1e6 if settings.published_db.exists() else 0
+    return _table(f"Full night, {invoices:,} invoices ({'published' if outcome.published else 'NOT published'},"
+                  f" peak memory {_peak_mb():,.0f} MB, published file {size:.1f} MB);"
+                  f" checks {checks / outcome.seconds * 100:.1f}% of the night",
+                  ["stage", "seconds", "share"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arw bench")
-    parser.add_argument("--only", default="quality,camt,reconcile")
+    parser.add_argument("--only", default="quality,camt,reconcile,night")
+    parser.add_argument("--night-invoices", default="100000",
+                        help="comma-separated invoice counts for full nights (e.g. 100000,1000000)")
     parser.add_argument("--reconcile-size", type=int, default=1_000_000)
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.only.split(",")}
@@ -204,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             print(bench_quality(work), flush=True)
         if "reconcile" in parts:
             print(bench_reconcile(work, args.reconcile_size), flush=True)
+        if "night" in parts:
+            for n in (int(x) for x in args.night_invoices.split(",")):
+                print(bench_night(work, n), flush=True)
     return 0
 
 

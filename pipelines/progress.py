@@ -9,6 +9,9 @@ from contextlib import contextmanager
 
 log = logging.getLogger("arw.progress")
 
+# (stage, seconds) of every stage this process ran, in order: `make bench` reads it.
+TIMINGS: list[tuple[str, float]] = []
+
 
 @contextmanager
 def stage(name: str) -> Iterator[dict]:
@@ -19,5 +22,7 @@ def stage(name: str) -> Iterator[dict]:
     try:
         yield info
     finally:
+        seconds = time.monotonic() - started
+        TIMINGS.append((name, seconds))
         note = f" — {info['note']}" if info.get("note") else ""
-        log.info("%-14s %5.1f s%s", name, time.monotonic() - started, note)
+        log.info("%-14s %5.1f s%s", name, seconds, note)
