@@ -58,14 +58,23 @@ def night(inbox: Path, warehouse_dir: Path, as_of: str):
 
 
 def marts_snapshot(db: Path) -> dict[str, list[tuple]]:
-    """Every marts table, all rows sorted: for comparing two published warehouses."""
+    """Every marts table, all rows sorted, without run ids and record times: for comparing
+    two published warehouses."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
             "ORDER BY 1").fetchall()]
-        return {t: sorted(con.execute(f"SELECT * FROM marts.{t}").fetchall(), key=repr)
-                for t in tables}
+        snapshot = {}
+        for t in tables:
+            # which run recorded a ledger event, and when, differ between any two runs
+            columns = [r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' "
+                "AND table_name = ? AND column_name NOT IN ('run_id', 'recorded_at') "
+                "ORDER BY ordinal_position", [t]).fetchall()]
+            rows = con.execute(f"SELECT {', '.join(columns)} FROM marts.{t}").fetchall()
+            snapshot[t] = sorted(rows, key=repr)
+        return snapshot
     finally:
         con.close()
 
