@@ -103,3 +103,30 @@ def test_the_summary_names_files_rows_receipts_and_buckets(night):
     assert "rows in" in out and "= loaded" in out and "+ rejected 0" in out
     assert "EUR" in out and "receipts" in out and "over-365" in out
     assert str(night["wh"] / "ar.duckdb") in out
+
+
+def test_arw_sql_prints_and_exports_exact_values_read_only(night, tmp_path):
+    query = ("select currency, sum(open_amount) as open_ar, count(*) as n "
+             "from marts.fct_ar_aging group by 1 order by 1")
+    con = _pub(night)
+    expected = [(c, str(a), n) for c, a, n in con.execute(query).fetchall()]
+    con.close()
+    wh = str(night["wh"])
+    csv_run = arw("sql", query, "--warehouse-dir", wh, "--format", "csv")
+    assert csv_run.returncode == 0, csv_run.stderr
+    rows = list(csv.reader(csv_run.stdout.splitlines()))
+    assert rows[0] == ["currency", "open_ar", "n"]
+    assert [(c, a, int(n)) for c, a, n in rows[1:]] == expected
+    out = tmp_path / "open.json"
+    assert arw("sql", query, "--warehouse-dir", wh, "--format", "json", "--output", str(out)).returncode == 0
+    import json
+
+    assert [(r["currency"], r["open_ar"], r["n"]) for r in json.loads(out.read_text())] == expected
+    parquet = tmp_path / "open.parquet"
+    assert arw("sql", query, "--warehouse-dir", wh, "--format", "parquet", "--output", str(parquet)).returncode == 0
+    back = duckdb.sql(f"select currency, open_ar::VARCHAR, n from '{parquet}' order by 1").fetchall()
+    assert back == expected
+    table = arw("sql", query, "--warehouse-dir", wh)
+    assert expected[0][1] in table.stdout and f"({len(expected)} rows)" in table.stdout
+    refused = arw("sql", "create table marts.x as select 1", "--warehouse-dir", wh)
+    assert refused.returncode == 2 and "read-only" in refused.stderr.lower()
