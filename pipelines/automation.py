@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import (
     AssetSelection,
+    BackfillPolicy,
     DailyPartitionsDefinition,
     ScheduleDefinition,
     define_asset_job,
@@ -26,6 +27,13 @@ nightly_job = define_asset_job(
     executor_def=in_process_executor,
     description="The whole night: ingest, reconcile, dbt build, checks, publish.",
 )
+
+
+def nightly_asset_kwargs(partitions: DailyPartitionsDefinition) -> dict:
+    """What every asset of the night shares: one partition per night, one night per run, and
+    the single-writer pool of the build database."""
+    return {"partitions_def": partitions, "backfill_policy": BackfillPolicy.multi_run(1),
+            "pool": "warehouse"}
 
 
 def nightly_schedule(settings: Settings) -> ScheduleDefinition:

@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import duckdb
 from dagster import DagsterEventType, DagsterInstance
 
 from pipelines.alerts.outcome import RunFailure
@@ -106,6 +105,3 @@ def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
     summary = render_summary(settings, result.run_id, as_of, published, reason, seconds)
     return NightOutcome(published, result.run_id, reason, summary, seconds)
 
-
-def read_published(settings: Settings) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(settings.published_db), read_only=True)

@@ -14,12 +14,12 @@ from pathlib import Path
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    BackfillPolicy,
     MaterializeResult,
     PartitionsDefinition,
     asset,
 )
 
+from pipelines.automation import nightly_asset_kwargs
 from pipelines.progress import stage
 from pipelines.resources import WarehouseResource
 from pipelines.settings import Settings
@@ -73,11 +73,9 @@ def build_publish_asset(mart_keys: list[AssetKey], partitions: PartitionsDefinit
     @asset(
         key=["published", "ar_warehouse"],
         deps=mart_keys,
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.multi_run(1),
+        **nightly_asset_kwargs(partitions),
         group_name="publish",
         kinds={"duckdb"},
-        pool="warehouse",
         description="The published warehouse file (ar.duckdb): the marts and the audit tables, "
         "replaced atomically once every blocking check of the night passed.",
     )

@@ -227,10 +227,6 @@ class Settings:
     def quarantine_dir(self) -> Path:
         return self.warehouse_dir / "quarantine"
 
-    @property
-    def dbt_target_dir(self) -> Path:
-        return DBT_PROJECT_DIR / "target"
-
     def yesterday(self) -> date:
         return (datetime.now(ZoneInfo(self.timezone)) - timedelta(days=1)).date()
 

@@ -7,12 +7,12 @@ import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
-    BackfillPolicy,
     MaterializeResult,
     PartitionsDefinition,
     multi_asset,
 )
 
+from pipelines.automation import nightly_asset_kwargs
 from pipelines.ingest.bank_files import ingest_bank
 from pipelines.ingest.erp import ENTITIES, LoadStats, ingest_entities
 from pipelines.progress import stage
@@ -60,9 +60,7 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
     @multi_asset(
         specs=[AssetSpec(["raw", e.table], description=f"ERP {e.name}, append-only, as delivered.",
                          group_name="ingest", kinds={"duckdb"}) for e in ERP_ENTITIES],
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.multi_run(1),
-        pool="warehouse",
+        **nightly_asset_kwargs(partitions),
         can_subset=False,
     )
     def ingest_erp(context: AssetExecutionContext, warehouse: WarehouseResource):
@@ -76,9 +74,7 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
     @multi_asset(
         specs=[AssetSpec(["raw", e.table], description="Decisions made by a person.",
                          group_name="ingest", kinds={"duckdb"}) for e in MANUAL_ENTITIES],
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.multi_run(1),
-        pool="warehouse",
+        **nightly_asset_kwargs(partitions),
     )
     def ingest_manual(context: AssetExecutionContext, warehouse: WarehouseResource):
         """Every new manual decisions file into raw.manual_decisions."""
@@ -94,9 +90,7 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
             AssetSpec(["raw", "bank_statements"], group_name="ingest", kinds={"duckdb"},
                       description="One row per statement with its balance check."),
         ],
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.multi_run(1),
-        pool="warehouse",
+        **nightly_asset_kwargs(partitions),
         can_subset=False,
     )
     def ingest_bank_statements(context: AssetExecutionContext, warehouse: WarehouseResource):

@@ -7,12 +7,12 @@ from datetime import date
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    BackfillPolicy,
     MaterializeResult,
     PartitionsDefinition,
     asset,
 )
 
+from pipelines.automation import nightly_asset_kwargs
 from pipelines.progress import stage
 from pipelines.reconcile.ledger import append_changes
 from pipelines.reconcile.matcher import match, store_outcomes
@@ -33,11 +33,9 @@ def build_reconcile_asset(partitions: PartitionsDefinition):
     @asset(
         key=["recon", "allocation_ledger"],
         deps=MATCHER_INPUTS,
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.multi_run(1),
+        **nightly_asset_kwargs(partitions),
         group_name="reconcile",
         kinds={"duckdb"},
-        pool="warehouse",
         description="Append-only allocation ledger: every allocation and reversal with rule, "
         "version, score, evidence and run.",
     )

@@ -28,7 +28,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
-    BackfillPolicy,
     Failure,
     MaterializeResult,
     PartitionsDefinition,
@@ -36,6 +35,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
+from pipelines.automation import nightly_asset_kwargs
 from pipelines.progress import stage
 from pipelines.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR, Settings
@@ -233,8 +233,7 @@ def _build(context: AssetExecutionContext, warehouse: WarehouseResource, select:
 
 
 def build_dbt_assets(manifest: Path, partitions: PartitionsDefinition):
-    common = {"partitions_def": partitions, "dagster_dbt_translator": TRANSLATOR,
-              "pool": "warehouse", "backfill_policy": BackfillPolicy.multi_run(1)}
+    common = {**nightly_asset_kwargs(partitions), "dagster_dbt_translator": TRANSLATOR}
 
     @dbt_assets(manifest=manifest, select=STAGING_SELECT, exclude=STAGING_EXCLUDE,
                 name="dbt_staging", **common)
