@@ -8,6 +8,7 @@ person. Amounts are integer cents, so sums are exact.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 from itertools import combinations
@@ -18,23 +19,28 @@ def subsets_summing_to(amounts: Sequence[int], target: int, max_size: int = 4,
     """The combinations of the smallest size (1..max_size) whose amounts sum to ``target``.
 
     One invoice of exactly the amount beats any combination; among combinations, fewer
-    invoices beat more. Returns at most ``limit`` answers of that size (two are enough to
-    know it is ambiguous), or none. Size 1 and the last member of larger sizes are hash
-    lookups, so the cost is O(n^(k-1)) for the bounded n the caller passes.
+    invoices beat more. Returns the first ``limit`` answers of that size in lexicographic
+    order of their positions (two are enough to know it is ambiguous), or none. The last two
+    members of a combination come from a table of pair sums, so the cost is O(n^(k-2)) for
+    the bounded n the caller passes (k = 4: one pass over the pairs).
     """
-    positions: dict[int, list[int]] = defaultdict(list)
-    for i, a in enumerate(amounts):
-        positions[a].append(i)
-    for size in range(1, max_size + 1):
+    n = len(amounts)
+    singles = [(i,) for i, a in enumerate(amounts) if a == target]
+    if singles:
+        return singles[:limit]
+    if max_size < 2:
+        return []
+    pairs: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for i in range(n):
+        for j in range(i + 1, n):
+            pairs[amounts[i] + amounts[j]].append((i, j))
+    for size in range(2, max_size + 1):
         found: list[tuple[int, ...]] = []
-        if size == 1:
-            found = [(i,) for i in positions.get(target, [])][:limit]
-        else:
-            for head in combinations(range(len(amounts)), size - 1):
-                rest = target - sum(amounts[i] for i in head)
-                found.extend((*head, j) for j in positions.get(rest, ()) if j > head[-1])
-                if len(found) >= limit:
-                    break
+        for head in combinations(range(n), size - 2):
+            last = head[-1] if head else -1
+            for j, k in pairs.get(target - sum(amounts[i] for i in head), ()):
+                if j > last:
+                    found.append((*head, j, k))
         if found:
-            return found[:limit]
+            return heapq.nsmallest(limit, found)
     return []

@@ -35,29 +35,34 @@ def _full(x: str) -> str:
 
 
 def _groups(x: str) -> str:
-    g = f"regexp_extract_all(upper({x}), '[A-Z]+|[0-9]+')"
-    first_digit = f"list_position(list_transform({g}, lambda e: regexp_matches(e, '^[0-9]')), true)"
-    rest = f"list_slice({g}, {first_digit}, len({g}))"
-    return (f"array_to_string(list_transform({rest}, lambda e: CASE WHEN regexp_matches(e, '^[0-9]+$') "
-            f"THEN coalesce(nullif(ltrim(e, '0'), ''), '0') ELSE e END), '-')")
+    """Digit and letter groups from the first digit on, joined by '-', numbers without leading
+    zeros: ``INV 2025/004711-b`` → ``2025-4711-B``."""
+    from_first_digit = f"regexp_extract(upper({x}), '[0-9].*')"
+    dashed = f"regexp_replace({from_first_digit}, '[^A-Z0-9]+', '-', 'g')"
+    split = f"regexp_replace(regexp_replace({dashed}, '([A-Z])([0-9])', '\\1-\\2', 'g'), " \
+            f"'([0-9])([A-Z])', '\\1-\\2', 'g')"
+    return f"regexp_replace(trim({split}, '-'), '(^|-)0+([0-9])', '\\1\\2', 'g')"
 
 
-def _digit_count(x: str) -> str:
-    return f"length(regexp_replace({x}, '[^0-9]', '', 'g'))"
+def key_rows_sql(source: str, columns: str, x: str, with_digits: bool = False) -> str:
+    """The rows (``columns``, key, kind) of ``source`` for its text expression ``x``: one per
+    key kind that applies (the same rules for invoice numbers and remittance tokens).
 
-
-def keys_sql(x: str, with_digits: bool = False) -> str:
-    """A list of (key, kind) structs for a text expression (the same rules for both sides)."""
+    Each reduction is computed once per row and the kinds are plain projections of it: a
+    million invoice numbers take about a second.
+    """
+    base = (f"SELECT {columns}, {x} AS _x, {_full(x)} AS _f, regexp_replace({x}, '[^0-9]', '', 'g') AS _d "
+            f"FROM ({source}) WHERE {x} IS NOT NULL")
+    loose = f"length(_d) >= {MIN_DIGITS_LOOSE}"
     parts = [
-        f"CASE WHEN {_digit_count(x)} >= {MIN_DIGITS_FULL} THEN {{'key': {_full(x)}, 'kind': 'full'}} END",
-        f"CASE WHEN {_digit_count(x)} >= {MIN_DIGITS_LOOSE} "
-        f"THEN {{'key': regexp_replace({_full(x)}, '^[A-Z]+', ''), 'kind': 'noprefix'}} END",
-        f"CASE WHEN {_digit_count(x)} >= {MIN_DIGITS_LOOSE} THEN {{'key': {_groups(x)}, 'kind': 'groups'}} END",
+        f"SELECT {columns}, _f AS key, 'full' AS kind FROM _b WHERE length(_d) >= {MIN_DIGITS_FULL}",
+        f"SELECT {columns}, regexp_replace(_f, '^[A-Z]+', ''), 'noprefix' FROM _b WHERE {loose}",
+        f"SELECT {columns}, {_groups('_x')}, 'groups' FROM _b WHERE {loose}",
     ]
     if with_digits:
-        parts.append(f"CASE WHEN {_digit_count(x)} >= {MIN_DIGITS_LOOSE} THEN "
-                     f"{{'key': ltrim(regexp_replace({x}, '[^0-9]', '', 'g'), '0'), 'kind': 'digits'}} END")
-    return "list_filter([" + ", ".join(parts) + "], lambda k: k IS NOT NULL)"
+        parts.append(f"SELECT {columns}, ltrim(_d, '0'), 'digits' FROM _b WHERE {loose}")
+    union = " UNION ALL ".join(parts)
+    return f"SELECT * FROM (WITH _b AS MATERIALIZED ({base}) {union}) WHERE key <> ''"
 
 
 def normalise_name_sql(column: str) -> str:
@@ -85,51 +90,53 @@ def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _invoice_keys AS
-        SELECT DISTINCT invoice_id, k.key AS key, k.kind AS kind
-        FROM (SELECT invoice_id, unnest({keys_sql('invoice_number', with_digits=True)}) AS k
-              FROM staging.stg_erp__invoices)
-        WHERE k.key <> ''
+        {key_rows_sql('SELECT invoice_id, invoice_number FROM staging.stg_erp__invoices', 'invoice_id',
+                      'invoice_number', with_digits=True)}
     """)
     # Tokens of the remittance text (unigrams and joined neighbours) and structured refs.
+    cols = "transaction_id, token, position, n, field"
+    rf_body = "substr(upper(replace(token, ' ', '')), 5)"
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _tokens AS
+        CREATE OR REPLACE TEMP TABLE _grams AS
         WITH toks AS (
+            -- only texts with a digit can quote a number
             SELECT transaction_id, regexp_extract_all(remittance_info, '{TOKEN_PATTERN}') AS t
             FROM _txns WHERE amount > 0 AND regexp_matches(remittance_info, '[0-9]')
-        ),
-        grams AS (
-            -- only texts with a digit can quote a number
-            SELECT transaction_id, unnest(t) AS token, unnest(range(len(t))) AS position, 1 AS n
-            FROM toks
-            UNION ALL
-            SELECT transaction_id, unnest(list_transform(range(1, len(t)), lambda i: t[i] || '-' || t[i + 1])),
-                   unnest(range(len(t) - 1)), 2
-            FROM toks WHERE len(t) >= 2
-            UNION ALL
-            SELECT transaction_id,
-                   unnest(list_transform(range(1, len(t) - 1), lambda i: t[i] || '-' || t[i + 1] || '-' || t[i + 2])),
-                   unnest(range(len(t) - 2)), 3
-            FROM toks WHERE len(t) >= 3
         )
-        SELECT transaction_id, token, position, n, 'remittance_info' AS field, k.key AS key,
-               k.kind AS kind
-        FROM (SELECT *, unnest({keys_sql('token')}) AS k FROM grams
-              WHERE regexp_matches(token, '[0-9]'))
+        SELECT transaction_id, unnest(t) AS token, unnest(range(len(t))) AS position, 1 AS n
+        FROM toks
         UNION ALL
-        -- ISO 11649: RF + 2 check digits + body; Swiss QR: 26 digits + check digit
-        SELECT transaction_id, structured_reference, 0, 1, 'structured_reference', k.key, k.kind
-        FROM (SELECT transaction_id, structured_reference, unnest(
-                CASE WHEN regexp_full_match(upper(replace(structured_reference, ' ', '')), 'RF[0-9]{{2}}[A-Z0-9]+')
-                     THEN {keys_sql("substr(upper(replace(structured_reference, ' ', '')), 5)", with_digits=True)}
-                     WHEN regexp_full_match(replace(structured_reference, ' ', ''), '[0-9]{{27}}')
-                     THEN [{{'key': ltrim(substr(replace(structured_reference, ' ', ''), 1, 26), '0'),
-                             'kind': 'digits'}}]
-                     ELSE {keys_sql('structured_reference')} END) AS k
-              FROM _txns WHERE amount > 0 AND structured_reference <> '')
+        SELECT transaction_id, unnest(list_transform(range(1, len(t)), lambda i: t[i] || '-' || t[i + 1])),
+               unnest(range(len(t) - 1)), 2
+        FROM toks WHERE len(t) >= 2
         UNION ALL
-        SELECT transaction_id, end_to_end_id, 0, 1, 'end_to_end_id', k.key, k.kind
-        FROM (SELECT transaction_id, end_to_end_id, unnest({keys_sql('end_to_end_id')}) AS k
-              FROM _txns WHERE amount > 0 AND end_to_end_id NOT IN ('', 'NOTPROVIDED'))
+        SELECT transaction_id,
+               unnest(list_transform(range(1, len(t) - 1), lambda i: t[i] || '-' || t[i + 1] || '-' || t[i + 2])),
+               unnest(range(len(t) - 2)), 3
+        FROM toks WHERE len(t) >= 3
+    """)
+    structured = ("SELECT transaction_id, structured_reference AS token, 0 AS position, 1 AS n, "
+                  "'structured_reference' AS field, "
+                  "regexp_full_match(upper(replace(structured_reference, ' ', '')), 'RF[0-9]{2}[A-Z0-9]+') AS rf, "
+                  "regexp_full_match(replace(structured_reference, ' ', ''), '[0-9]{27}') AS qr "
+                  "FROM _txns WHERE amount > 0 AND structured_reference <> ''")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tokens AS
+        {key_rows_sql("SELECT *, 'remittance_info' AS field FROM _grams WHERE regexp_matches(token, '[0-9]')",
+                      cols, 'token')}
+        UNION ALL
+        -- ISO 11649: RF + 2 check digits + body (matched on the body)
+        {key_rows_sql(f"SELECT * FROM ({structured}) WHERE rf", cols, rf_body, with_digits=True)}
+        UNION ALL
+        -- Swiss QR reference: 26 digits + a check digit
+        SELECT {cols}, ltrim(substr(replace(token, ' ', ''), 1, 26), '0') AS key, 'digits' AS kind
+        FROM ({structured}) WHERE qr AND NOT rf
+        UNION ALL
+        {key_rows_sql(f"SELECT * FROM ({structured}) WHERE NOT rf AND NOT qr", cols, 'token')}
+        UNION ALL
+        {key_rows_sql("SELECT transaction_id, end_to_end_id AS token, 0 AS position, 1 AS n, "
+                      "'end_to_end_id' AS field FROM _txns "
+                      "WHERE amount > 0 AND end_to_end_id NOT IN ('', 'NOTPROVIDED')", cols, 'token')}
     """)
     # Every (payment, invoice) pair a key connects; the strongest evidence per pair.
     con.execute("""

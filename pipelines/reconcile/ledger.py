@@ -11,12 +11,15 @@ ledger explains every restatement.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from pipelines.warehouse import MONEY, scalar
 
@@ -37,10 +40,47 @@ class Allocation:
     kind: str = "allocation"
 
 
+_DESIRED_SCHEMA = pa.schema([
+    ("transaction_id", pa.string()), ("invoice_id", pa.string()), ("amount", pa.string()),
+    ("currency", pa.string()), ("effective_date", pa.date32()), ("rule", pa.string()),
+    ("rule_version", pa.string()), ("score", pa.float64()), ("evidence", pa.string()),
+    ("decided_by", pa.string()), ("kind", pa.string()),
+])
+
+
 @dataclass(frozen=True)
 class LedgerChange:
     allocations: int
     reversals: int
+
+
+def _desired_table(desired: list[Allocation]) -> pa.Table:
+    return pa.table({
+        "transaction_id": [a.transaction_id for a in desired],
+        "invoice_id": [a.invoice_id for a in desired],
+        "amount": [str(a.amount) for a in desired],
+        "currency": [a.currency for a in desired],
+        "effective_date": [a.effective_date for a in desired],
+        "rule": [a.rule for a in desired],
+        "rule_version": [a.rule_version for a in desired],
+        "score": [float(a.score) for a in desired],
+        "evidence": [a.evidence for a in desired],
+        "decided_by": [a.decided_by for a in desired],
+        "kind": [a.kind for a in desired],
+    }, schema=_DESIRED_SCHEMA)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: the matcher makes millions of small objects and
+    no cycles, and each full collection would scan them all again (a third of the walk)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], run_id: str,
@@ -50,18 +90,8 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
     Transactions after ``as_of`` are left alone (a backfill of an earlier night does not
     reverse what later nights decided).
     """
-    frame = pd.DataFrame(
-        [{
-            "transaction_id": a.transaction_id, "invoice_id": a.invoice_id,
-            "amount": str(a.amount), "currency": a.currency,
-            "effective_date": a.effective_date.isoformat(), "rule": a.rule,
-            "rule_version": a.rule_version, "score": a.score, "evidence": a.evidence,
-            "decided_by": a.decided_by, "kind": a.kind,
-        } for a in desired],
-        columns=["transaction_id", "invoice_id", "amount", "currency", "effective_date", "rule",
-                 "rule_version", "score", "evidence", "decided_by", "kind"],
-        dtype=object,
-    )
+    with gc_paused():
+        frame = _desired_table(desired)
     con.register("_desired_in", frame)
     try:
         con.execute(f"""

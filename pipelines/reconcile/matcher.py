@@ -27,6 +27,7 @@ allocations at the return's date and the invoices re-open. Only same-currency ma
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections import defaultdict
@@ -39,12 +40,14 @@ import orjson
 
 from pipelines.reconcile.combine import subsets_summing_to
 from pipelines.reconcile.evidence import build_evidence
-from pipelines.reconcile.ledger import Allocation
+from pipelines.reconcile.ledger import Allocation, gc_paused
 from pipelines.settings import MatcherSettings
 
-ZERO = Decimal("0")
 _NON_DIGITS = re.compile(r"[^0-9]")
-CENT = Decimal("0.01")
+_DIGIT = re.compile(r"[0-9]")
+_NUMBER_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]")
+_LEADING_LETTERS = re.compile(r"^[A-Z]+")
+_ORJSON = orjson.OPT_SORT_KEYS
 
 RULES = {
     "manual": "1",
@@ -68,6 +71,11 @@ LEGAL_FORMS = {"GMBH", "AG", "SE", "AB", "SA", "SAS", "SARL", "SRL", "SPA", "LTD
                "SPZOO", "KFT", "UG", "EG", "EV", "GBR", "LLP", "PTY", "THE", "UND", "AND"}
 
 
+def money(cents: int) -> Decimal:
+    """Integer cents as an exact two-decimal amount (the walk computes in cents)."""
+    return Decimal(cents).scaleb(-2)
+
+
 @dataclass
 class Outcome:
     transaction_id: str
@@ -78,7 +86,7 @@ class Outcome:
     candidates: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Invoice:
     invoice_id: str
     number: str
@@ -86,9 +94,9 @@ class Invoice:
     currency: str
     issue_date: date
     due_date: date
-    amount: Decimal
+    amount: int  # cents
     status: str
-    credits: list[tuple[date, Decimal]] = field(default_factory=list)
+    row: int  # position in the book
 
 
 @dataclass
@@ -110,35 +118,140 @@ def number_key(text: str) -> str:
 
 
 class _Book:
-    """Invoices and their open amounts as the walk moves through time."""
+    """Invoices and their open amounts (integer cents) as the walk moves through time.
 
-    def __init__(self, invoices: dict[str, Invoice]):
-        self.invoices = invoices
-        self.allocated: dict[str, Decimal] = {}
-        self.adjusted: dict[str, Decimal] = {}
-        self.by_customer: dict[tuple[str, str], list[Invoice]] = defaultdict(list)
-        for inv in sorted(invoices.values(), key=lambda i: (i.due_date, i.issue_date, i.number)):
-            if inv.status == "issued":
-                self.by_customer[(inv.customer_id, inv.currency)].append(inv)
+    Invoices are kept as the rows DuckDB returns, numbered in the order of customer, currency,
+    due date, issue date and number (``_book_rows`` holds the same numbers for SQL); an
+    ``Invoice`` object is made only when the walk looks at one. What was applied to each
+    invoice (allocations and adjustments) is a list by row.
+    """
 
-    def open_amount(self, inv: Invoice, on: date) -> Decimal:
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _book_rows AS
+            SELECT invoice_id, invoice_number, customer_id, currency, issue_date, due_date,
+                   CAST(amount * 100 AS BIGINT) AS cents, status,
+                   CAST(row_number() OVER (ORDER BY customer_id, currency, due_date, issue_date,
+                                                    invoice_number, invoice_id) - 1 AS INTEGER) AS row
+            FROM staging.stg_erp__invoices
+        """)
+        self._rows = con.execute("SELECT * FROM _book_rows ORDER BY row").fetchall()
+        self._index: dict[str, int] | None = None
+        self._made: list[Invoice | None] = [None] * len(self._rows)
+        self.applied = [0] * len(self._rows)  # allocations and adjustments, cents
+        # (customer, currency) → the rows of its issued invoices that may still be open, in order
+        self._open_rows: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, row in enumerate(self._rows):
+            if row[7] == "issued":
+                self._open_rows[(row[2], row[3])].append(i)
+        self.credits: dict[int, list[tuple[date, int]]] = defaultdict(list)
+        for row, issue_date, cents in con.execute(
+                "SELECT b.row, c.issue_date, CAST(c.amount * 100 AS BIGINT) FROM staging.stg_erp__credit_notes c "
+                "JOIN _book_rows b USING (invoice_id)").fetchall():
+            self.credits[row].append((issue_date, cents))
+
+    def at(self, i: int) -> Invoice:
+        inv = self._made[i]
+        if inv is None:
+            inv = self._made[i] = Invoice(*self._rows[i])
+        return inv
+
+    def get(self, invoice_id: str | None) -> Invoice | None:
+        if self._index is None:
+            self._index = {row[0]: i for i, row in enumerate(self._rows)}
+        i = self._index.get(invoice_id)
+        return None if i is None else self.at(i)
+
+    def open_amount(self, inv: Invoice, on: date) -> int:
         if inv.status != "issued" or inv.issue_date > on:
-            return ZERO
-        open_amount = inv.amount - self.allocated.get(inv.invoice_id, ZERO) - self.adjusted.get(
-            inv.invoice_id, ZERO)
-        for day, amount in inv.credits:
-            if day <= on:
-                open_amount -= amount
+            return 0
+        open_amount = inv.amount - self.applied[inv.row]
+        if self.credits:
+            for day, amount in self.credits.get(inv.row, ()):
+                if day <= on:
+                    open_amount -= amount
         return open_amount
 
-    def open_invoices(self, customer_id: str, currency: str, on: date) -> list[tuple[Invoice, Decimal]]:
-        result = []
-        for inv in self.by_customer.get((customer_id, currency), ()):
+    def open_invoices(self, customer_id: str, currency: str, on: date) -> list[tuple[Invoice, int]]:
+        """The customer's invoices open on ``on``, oldest due first.
+
+        The walk only moves forward in time and open amounts only shrink (until a return
+        re-opens an invoice, see ``reopen``), so an invoice found settled is dropped from the
+        customer's list: a customer with a long history costs only its open invoices.
+        """
+        rows = self._open_rows.get((customer_id, currency))
+        if not rows:
+            return []
+        result, settled = [], []
+        for i in rows:
+            inv = self.at(i)
             if inv.issue_date <= on:
                 open_amount = self.open_amount(inv, on)
                 if open_amount > 0:
                     result.append((inv, open_amount))
+                else:
+                    settled.append(i)
+        if settled:
+            gone = set(settled)
+            rows[:] = [i for i in rows if i not in gone]
         return result
+
+    def reopen(self, inv: Invoice) -> None:
+        """A returned payment gives the invoice its open amount back."""
+        rows = self._open_rows[(inv.customer_id, inv.currency)]
+        if inv.status == "issued" and inv.row not in rows:
+            bisect.insort(rows, inv.row)
+
+
+@dataclass(slots=True)
+class _Txn:
+    transaction_id: str
+    bank_reference: str | None
+    effective_date: date
+    amount: int  # cents, signed
+    currency: str
+    counterparty_name: str | None
+    account_key: str
+    remittance_info: str
+    end_to_end_id: str
+    is_reversal: bool
+    reversal_of: str | None
+    return_reason: str | None
+
+
+_TXN_COLUMNS = ("transaction_id, bank_reference, effective_date, CAST(amount * 100 AS BIGINT), currency, "
+                "counterparty_name, account_key, remittance_info, end_to_end_id, is_reversal, reversal_of, "
+                "return_reason")
+
+# Receipts the evidence settles on its own: one quoted invoice, of the customer whose account
+# paid, in the payment's currency, open for exactly the amount when nothing else was applied
+# to it yet. The walk confirms "nothing else applied yet" when it reaches the receipt and
+# otherwise decides it the long way, so the result is the same as deciding every receipt
+# in the walk; the majority of receipts then cost a few list look-ups.
+_SETTLED_BY_EVIDENCE = """
+    CREATE OR REPLACE TEMP TABLE _settled AS
+    WITH single AS (
+        SELECT transaction_id, any_value(invoice_id) AS invoice_id, any_value(position) AS position,
+               any_value(token) AS token, any_value(field) AS field, any_value(exact) AS exact
+        FROM _refs GROUP BY transaction_id HAVING count(*) = 1
+    ),
+    credited AS (
+        SELECT s.transaction_id, sum(CAST(c.amount * 100 AS BIGINT)) AS credits
+        FROM single s
+        JOIN _txns t USING (transaction_id)
+        JOIN staging.stg_erp__credit_notes c ON c.invoice_id = s.invoice_id AND c.issue_date <= t.effective_date
+        GROUP BY s.transaction_id
+    )
+    SELECT s.transaction_id, b.row, s.invoice_id, s.position, s.token, s.field, s.exact,
+           b.invoice_number, b.customer_id
+    FROM single s
+    JOIN _txns t USING (transaction_id)
+    JOIN _book_rows b ON b.invoice_id = s.invoice_id
+    JOIN _payer_known p ON p.transaction_id = s.transaction_id AND p.by_account = b.customer_id
+    LEFT JOIN credited c ON c.transaction_id = s.transaction_id
+    WHERE t.amount > 0 AND NOT t.is_reversal AND b.currency = t.currency AND b.status = 'issued'
+      AND b.issue_date <= t.effective_date AND CAST(t.amount * 100 AS BIGINT) = b.cents - coalesce(c.credits, 0)
+"""
 
 
 class Matcher:
@@ -149,44 +262,54 @@ class Matcher:
         self.entries: list[Allocation] = []
         self.outcomes: list[Outcome] = []
         self.learned_accounts: dict[str, str] = {}
-        self.applied_by_txn: dict[str, list[Allocation]] = defaultdict(list)
+        # each receipt's own entries are entries[start:end] (by its position in _seen); the
+        # returns of a receipt add to _return_entries
+        self._spans: list[tuple[int, int]] = []
+        self._return_entries: dict[str, list[Allocation]] = defaultdict(list)
         self._returned_ids: set[str] = set()
+        self._tolerance_abs = int((config.fee_tolerance_abs * 100).to_integral_value())
+        self._names: dict[str, set[str]] | None = None
+        # receipts in walk order, and indexes over them built only when a return needs them
+        self._seen: list[tuple] = []
+        self._indexed = 0
+        self._by_id: dict[str, int] = {}
+        self._by_e2e: dict[str, int] = {}
+        self._by_ref: dict[str, int] = {}
+        self._by_account_amount: dict[tuple, list[int]] = defaultdict(list)
+        self._outcome_at: dict[str, Outcome] = {}
+        self._outcomes_indexed = 0
 
     # ------------------------------------------------------------------ loading
     def _load(self) -> None:
         con = self.con
         build_evidence(con, self.as_of)
-        invoices: dict[str, Invoice] = {}
-        for row in con.execute(
-                "SELECT invoice_id, invoice_number, customer_id, currency, issue_date, due_date, "
-                "amount, status FROM staging.stg_erp__invoices").fetchall():
-            invoices[row[0]] = Invoice(*row)
-        for invoice_id, issue_date, amount in con.execute(
-                "SELECT invoice_id, issue_date, amount FROM staging.stg_erp__credit_notes "
-                "WHERE invoice_id IS NOT NULL").fetchall():
-            if invoice_id in invoices:
-                invoices[invoice_id].credits.append((issue_date, amount))
-        self.book = _Book(invoices)
+        self.book = _Book(con)
+        con.execute(_SETTLED_BY_EVIDENCE)
         self.refs: dict[str, list[tuple]] = defaultdict(list)
         for tid, invoice_id, position, token, fld, exact in con.execute(
                 "SELECT transaction_id, invoice_id, position, token, field, exact FROM _refs "
+                "ANTI JOIN _settled USING (transaction_id) "
                 "ORDER BY transaction_id, CASE field WHEN 'structured_reference' THEN 0 "
                 "WHEN 'end_to_end_id' THEN 1 ELSE 2 END, position, invoice_id").fetchall():
             self.refs[tid].append((invoice_id, position, token, fld, exact))
         self.payers = {tid: (acct, name) for tid, acct, name in con.execute(
-            "SELECT transaction_id, by_account, by_name FROM _payer_known").fetchall()}
-        self.customer_names = self._customer_name_index()
+            "SELECT transaction_id, by_account, by_name FROM _payer_known "
+            "ANTI JOIN _settled USING (transaction_id)").fetchall()}
         self.decisions = self._load_decisions()
 
-    def _customer_name_index(self) -> dict[str, set[str]]:
-        index: dict[str, set[str]] = defaultdict(set)
-        for customer_id, name, aliases in self.con.execute(
-                "SELECT customer_id, name, aliases FROM staging.stg_erp__customers").fetchall():
-            for n in [name, *(aliases or "").split(";")]:
-                key = name_key(n)
-                if key:
-                    index[key].add(customer_id)
-        return index
+    @property
+    def customer_names(self) -> dict[str, set[str]]:
+        """Customer names and aliases by ``name_key``: made on the first fuzzy name look-up."""
+        if self._names is None:
+            index: dict[str, set[str]] = defaultdict(set)
+            for customer_id, name, aliases in self.con.execute(
+                    "SELECT customer_id, name, aliases FROM staging.stg_erp__customers").fetchall():
+                for n in [name, *(aliases or "").split(";")]:
+                    key = name_key(n)
+                    if key:
+                        index[key].add(customer_id)
+            self._names = index
+        return self._names
 
     def _load_decisions(self) -> dict[str, list[tuple]]:
         """The latest decision per transaction and invoice (person's decisions always win)."""
@@ -201,7 +324,7 @@ class Matcher:
                 FROM d LEFT JOIN staging.stg_erp__invoices i
                   ON d.invoice_id IS NULL AND i.invoice_number = d.invoice_number
             )
-            SELECT tid, inv_id, action, amount, decided_by, decided_at, note
+            SELECT tid, inv_id, action, CAST(amount * 100 AS BIGINT), decided_by, decided_at, note
             FROM resolved WHERE tid IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY tid, coalesce(inv_id, '')
                                        ORDER BY decided_at DESC, file_seq DESC, line_number DESC) = 1
@@ -213,23 +336,22 @@ class Matcher:
         return result
 
     # ------------------------------------------------------------------ helpers
-    def _entry(self, txn, inv: Invoice, amount: Decimal, rule: str, score: float, evidence: dict,
+    def _entry(self, txn: _Txn, inv: Invoice, cents: int, rule: str, score: float, evidence: dict,
                kind: str = "allocation", decided_by: str = "matcher", on: date | None = None) -> None:
-        entry = Allocation(txn.transaction_id, inv.invoice_id, amount, inv.currency,
+        entry = Allocation(txn.transaction_id, inv.invoice_id, money(cents), inv.currency,
                            on or txn.effective_date, rule, RULES[rule], score,
-                           orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS, default=str).decode(),
+                           orjson.dumps(evidence, option=_ORJSON, default=str).decode(),
                            decided_by, kind)
         self.entries.append(entry)
-        book = self.book.allocated if kind == "allocation" else self.book.adjusted
-        book[inv.invoice_id] = book.get(inv.invoice_id, ZERO) + amount
-        if kind == "allocation":
-            self.applied_by_txn[txn.transaction_id].append(entry)
+        self.book.applied[inv.row] += cents
+        if cents < 0:
+            self.book.reopen(inv)
 
-    def _tolerance(self, amount: Decimal) -> Decimal:
-        pct = (amount * self.config.fee_tolerance_pct / 100).quantize(CENT)
-        return min(self.config.fee_tolerance_abs, pct)
+    def _tolerance(self, cents: int) -> int:
+        pct = (Decimal(cents) * self.config.fee_tolerance_pct / 100).to_integral_value()  # half even
+        return min(self._tolerance_abs, int(pct))
 
-    def _identify_payer(self, txn) -> tuple[str | None, str]:
+    def _identify_payer(self, txn: _Txn) -> tuple[str | None, str]:
         by_account, by_name = self.payers.get(txn.transaction_id, (None, None))
         if by_account:
             return by_account, "account"
@@ -243,14 +365,15 @@ class Matcher:
         key = name_key(name)
         if not key:
             return None, ""
-        exact = self.customer_names.get(key)
+        names = self.customer_names
+        exact = names.get(key)
         if exact:
             return (next(iter(exact)), "name") if len(exact) == 1 else (None, "")
         from rapidfuzz import fuzz, process
 
-        best = process.extract(key, list(self.customer_names), scorer=fuzz.token_sort_ratio,
+        best = process.extract(key, list(names), scorer=fuzz.token_sort_ratio,
                                limit=3, score_cutoff=self.config.name_match_threshold)
-        customers = {c for k, _, _ in best for c in self.customer_names[k]}
+        customers = {c for k, _, _ in best for c in names[k]}
         if len(customers) == 1:
             return customers.pop(), f"fuzzy_name:{round(best[0][1])}"
         return None, ""  # no name close enough, or a tie between customers
@@ -258,33 +381,56 @@ class Matcher:
     # ------------------------------------------------------------------ the walk
     def run(self) -> MatchResult:
         self._load()
+        # each row: the transaction (_Txn's fields), then what _settled says of it, if anything
         txns = self.con.execute(
-            "SELECT transaction_id, bank_reference, effective_date, amount, currency, counterparty_name, "
-            "account_key, remittance_info, end_to_end_id, is_reversal, reversal_of, return_reason "
-            "FROM _txns ORDER BY effective_date, transaction_id").fetchall()
-        receipts_seen: list = []
+            f"SELECT {_TXN_COLUMNS}, s.row, s.invoice_id, s.position, s.token, s.field, s.exact, "
+            "s.invoice_number, s.customer_id FROM _txns LEFT JOIN _settled s USING (transaction_id) "
+            "ORDER BY effective_date, transaction_id").fetchall()
+        decisions, applied, entries = self.decisions, self.book.applied, self.entries
+        seen, spans = self._seen, self._spans
         for row in txns:
-            txn = _Txn(*row)
-            if txn.amount < 0:
-                if txn.is_reversal or txn.return_reason:
-                    self._returned(txn, receipts_seen)
+            if row[3] < 0:
+                if row[9] or row[11]:  # is_reversal or return_reason
+                    self._returned(_Txn(*row[:12]))
                 continue
-            if txn.is_reversal:  # money back in from a reversed debit: not a customer payment
-                self.outcomes.append(Outcome(txn.transaction_id, None, "", NOT_AR, "REVERSAL_OF_DEBIT"))
+            if row[9]:  # money back in from a reversed debit: not a customer payment
+                self.outcomes.append(Outcome(row[0], None, "", NOT_AR, "REVERSAL_OF_DEBIT"))
                 continue
-            receipts_seen.append(txn)
-            self._receipt(txn)
+            seen.append(row)
+            start = len(entries)
+            if row[12] is not None and not applied[row[12]] and row[0] not in decisions:
+                self._settle_by_evidence(row)
+            else:
+                if row[12] is not None:  # what the long way needs of a receipt _settled named
+                    self.refs[row[0]] = [row[13:18]]
+                    self.payers[row[0]] = (row[19], None)
+                self._receipt(_Txn(*row[:12]))
+            spans.append((start, len(entries)))
         return MatchResult(self.entries, self.outcomes)
 
-    def _receipt(self, txn) -> None:
+    def _settle_by_evidence(self, row: tuple) -> None:
+        """What ``_quoted`` decides for one quoted invoice paid in full by its customer's account."""
+        tid, cents, fld, exact, customer = row[0], row[3], row[16], row[17], row[19]
+        amount = money(cents)
+        evidence = {"field": fld, "quoted": row[15], "invoice_number": row[18], "exact_spelling": bool(exact),
+                    "payer": customer, "payer_by": "account", "open_before": str(amount)}
+        rule = "structured_reference" if fld != "remittance_info" else "invoice_number"
+        self.entries.append(Allocation(tid, row[13], amount, row[4], row[2], rule, RULES[rule],
+                                       1.0 if exact else 0.95, orjson.dumps(evidence, option=_ORJSON).decode()))
+        self.book.applied[row[12]] = cents
+        self.outcomes.append(Outcome(tid, customer, "account", ALLOCATED))
+
+    def _receipt(self, txn: _Txn) -> None:
         payer, how = self._identify_payer(txn)
         decisions = self.decisions.get(txn.transaction_id)
         if decisions:
             self._manual(txn, payer, how, decisions)
             return
-        quoted = [(self.book.invoices[r[0]], *r[1:]) for r in self.refs.get(txn.transaction_id, ())]
-        quoted = [q for q in quoted if q[0].currency == txn.currency and q[0].status == "issued"
-                  and q[0].issue_date <= txn.effective_date]
+        quoted = []
+        for invoice_id, *details in self.refs.get(txn.transaction_id, ()):
+            inv = self.book.get(invoice_id)
+            if inv.currency == txn.currency and inv.status == "issued" and inv.issue_date <= txn.effective_date:
+                quoted.append((inv, *details))
         if quoted:
             self._quoted(txn, payer, how, quoted)
         elif payer:
@@ -292,7 +438,7 @@ class Matcher:
         else:
             self.outcomes.append(Outcome(txn.transaction_id, None, "", EXCEPTION, "UNKNOWN_PAYER"))
 
-    def _quoted(self, txn, payer, how, quoted) -> None:
+    def _quoted(self, txn: _Txn, payer, how, quoted) -> None:
         customers = {q[0].customer_id for q in quoted}
         numbers = sorted({q[0].number for q in quoted})
         if payer and payer not in customers:
@@ -353,23 +499,23 @@ class Matcher:
             applied = min(left, open_amount)
             evidence = {"field": fld, "quoted": token, "invoice_number": inv.number,
                         "exact_spelling": bool(exact), "payer": customer, "payer_by": how or "invoice",
-                        "open_before": str(open_amount)}
+                        "open_before": str(money(open_amount))}
             self._entry(txn, inv, applied, rule, 1.0 if exact else 0.95, evidence)
             left -= applied
         short = total_open - amount
         if 0 < short <= tolerance:
             last = open_picks[-1][0]
             self._entry(txn, last, short, "bank_fee", 1.0,
-                        {"short_by": str(short), "tolerance": str(tolerance)}, kind="bank_fee")
+                        {"short_by": str(money(short)), "tolerance": str(money(tolerance))}, kind="bank_fee")
         if how.startswith("fuzzy_name") or how == "name":
             self._learn(txn, customer)
         self.outcomes.append(Outcome(txn.transaction_id, customer, how or "invoice", ALLOCATED))
 
-    def _learn(self, txn, customer: str) -> None:
+    def _learn(self, txn: _Txn, customer: str) -> None:
         if txn.account_key and txn.account_key not in self.learned_accounts:
             self.learned_accounts[txn.account_key] = customer
 
-    def _by_amount(self, txn, payer: str, how: str) -> None:
+    def _by_amount(self, txn: _Txn, payer: str, how: str) -> None:
         opens = self.book.open_invoices(payer, txn.currency, txn.effective_date)
         amount = txn.amount
         if not opens:
@@ -387,17 +533,16 @@ class Matcher:
         if exact or within:
             inv, open_amount = (exact or within)[0]
             self._entry(txn, inv, amount, "amount_unique_invoice", 0.9,
-                        {"payer": payer, "payer_by": how, "open_before": str(open_amount),
+                        {"payer": payer, "payer_by": how, "open_before": str(money(open_amount)),
                          "invoice_number": inv.number})
             if open_amount > amount:
                 self._entry(txn, inv, open_amount - amount, "bank_fee", 0.9,
-                            {"short_by": str(open_amount - amount), "tolerance": str(tolerance)},
+                            {"short_by": str(money(open_amount - amount)), "tolerance": str(money(tolerance))},
                             kind="bank_fee")
             self.outcomes.append(Outcome(txn.transaction_id, payer, how, ALLOCATED))
             return
         candidates = opens[: self.config.max_combination_candidates]
-        cents = [int(o * 100) for _, o in candidates]
-        fits = subsets_summing_to(cents, int(amount * 100), self.config.max_combination_size)
+        fits = subsets_summing_to([o for _, o in candidates], amount, self.config.max_combination_size)
         if len(fits) == 1 and len(fits[0]) > 1:
             picked = [candidates[i] for i in fits[0]]
             for inv, open_amount in picked:
@@ -411,12 +556,13 @@ class Matcher:
         else:
             self.outcomes.append(Outcome(txn.transaction_id, payer, how, ON_ACCOUNT, "NO_INVOICE_FITS_AMOUNT"))
 
-    def _fuzzy_number(self, txn, payer: str, how: str, opens) -> bool:
+    def _fuzzy_number(self, txn: _Txn, payer: str, how: str, opens) -> bool:
         """A quoted number one typo away from exactly one open invoice whose amount agrees."""
+        if not _DIGIT.search(txn.remittance_info):
+            return False
         from rapidfuzz.distance import Levenshtein
 
-        tokens = {number_key(t) for t in re.findall(r"[A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]",
-                                                    txn.remittance_info)}
+        tokens = {number_key(t) for t in _NUMBER_TOKEN.findall(txn.remittance_info)}
         tokens = {t for t in tokens if len(_NON_DIGITS.sub("", t)) >= 4}
         if not tokens:
             return False
@@ -424,7 +570,7 @@ class Matcher:
         close = []
         for inv, open_amount in opens:
             key = number_key(inv.number)
-            keys = {key, re.sub(r"^[A-Z]+", "", key)}
+            keys = {key, _LEADING_LETTERS.sub("", key)}
             if any(Levenshtein.distance(t, k) == 1 for t in tokens for k in keys):
                 close.append((inv, open_amount))
         if len(close) != 1:
@@ -434,19 +580,19 @@ class Matcher:
             return False
         self._entry(txn, inv, txn.amount, "invoice_number_fuzzy", 0.8,
                     {"payer": payer, "payer_by": how, "invoice_number": inv.number,
-                     "quoted": sorted(tokens), "open_before": str(open_amount)})
+                     "quoted": sorted(tokens), "open_before": str(money(open_amount))})
         if open_amount > txn.amount:
             self._entry(txn, inv, open_amount - txn.amount, "bank_fee", 0.8,
-                        {"short_by": str(open_amount - txn.amount)}, kind="bank_fee")
+                        {"short_by": str(money(open_amount - txn.amount))}, kind="bank_fee")
         self.outcomes.append(Outcome(txn.transaction_id, payer, how, ALLOCATED))
         return True
 
-    def _manual(self, txn, payer, how, decisions) -> None:
+    def _manual(self, txn: _Txn, payer, how, decisions) -> None:
         outcome = Outcome(txn.transaction_id, payer, how, ON_ACCOUNT if payer else EXCEPTION,
                           "" if payer else "UNKNOWN_PAYER")
         left = txn.amount
         for inv_id, action, amount, decided_by, decided_at, note in decisions:
-            inv = self.book.invoices.get(inv_id) if inv_id else None
+            inv = self.book.get(inv_id) if inv_id else None
             evidence = {"decided_at": decided_at, "note": note or ""}
             if action == "not_ar":
                 outcome = Outcome(txn.transaction_id, None, "person", NOT_AR)
@@ -454,7 +600,7 @@ class Matcher:
                 outcome = Outcome(txn.transaction_id, payer, how or "person", ON_ACCOUNT)
             elif action == "allocate" and inv is not None and inv.currency == txn.currency:
                 open_amount = self.book.open_amount(inv, txn.effective_date)
-                applied = min(amount or left, left, max(open_amount, ZERO))
+                applied = min(amount or left, left, max(open_amount, 0))
                 if applied > 0:
                     self._entry(txn, inv, applied, "manual", 1.0, evidence, decided_by=decided_by)
                     left -= applied
@@ -468,64 +614,81 @@ class Matcher:
             # "unapply": the invoice named is simply not allocated by anyone for this payment
         self.outcomes.append(outcome)
 
-    def _returned(self, txn, receipts_seen) -> None:
-        original = None
-        refs = {txn.reversal_of} - {None, ""}
-        for r in reversed(receipts_seen):
-            if r.transaction_id in refs or (r.bank_reference and r.bank_reference in refs) or (
-                    txn.end_to_end_id not in ("", "NOTPROVIDED") and r.end_to_end_id == txn.end_to_end_id):
-                original = r
-                break
-        if original is None:  # the same payer and the same amount, the latest earlier receipt
-            same = [r for r in receipts_seen if r.account_key and r.account_key == txn.account_key
-                    and r.amount == -txn.amount and r.currency == txn.currency
-                    and r.transaction_id not in self._returned_ids]
-            original = same[-1] if same else None
-        if original is None:
+    # ------------------------------------------------------------------ returns
+    def _index_receipts(self) -> None:
+        """Index the receipts seen since the last return (only nights with returns pay for it)."""
+        for seq in range(self._indexed, len(self._seen)):
+            row = self._seen[seq]
+            tid, ref, cents, currency, account_key, e2e = row[0], row[1], row[3], row[4], row[6], row[8]
+            self._by_id[tid] = seq
+            if ref:
+                self._by_ref[ref] = seq
+            if e2e not in ("", "NOTPROVIDED"):
+                self._by_e2e[e2e] = seq
+            if account_key:
+                self._by_account_amount[(account_key, cents, currency)].append(seq)
+        self._indexed = len(self._seen)
+        for outcome in self.outcomes[self._outcomes_indexed:]:
+            self._outcome_at[outcome.transaction_id] = outcome
+        self._outcomes_indexed = len(self.outcomes)
+
+    def _returned(self, txn: _Txn) -> None:
+        """Reverse the allocations of the receipt a return sends back: the latest earlier receipt
+        it names (transaction id, bank reference or end-to-end id), else the latest one of the
+        same account and amount not returned yet."""
+        self._index_receipts()
+        named = []
+        if txn.reversal_of:
+            named += [self._by_id.get(txn.reversal_of), self._by_ref.get(txn.reversal_of)]
+        if txn.end_to_end_id not in ("", "NOTPROVIDED"):
+            named.append(self._by_e2e.get(txn.end_to_end_id))
+        named = [seq for seq in named if seq is not None]
+        if named:
+            seq = max(named)
+        else:
+            same = self._by_account_amount.get((txn.account_key, -txn.amount, txn.currency), ()) \
+                if txn.account_key else ()
+            seq = next((s for s in reversed(same) if self._seen[s][0] not in self._returned_ids), None)
+        if seq is None:
             return
+        original = _Txn(*self._seen[seq][:12])
         self._returned_ids.add(original.transaction_id)
-        for entry in list(self.applied_by_txn.get(original.transaction_id, ())):
-            inv = self.book.invoices[entry.invoice_id]
-            self._entry(original, inv, -entry.amount, "payment_returned", 1.0,
+        start, end = self._spans[seq]
+        applied = [e for e in self.entries[start:end] if e.kind == "allocation"]
+        applied += self._return_entries.get(original.transaction_id, [])
+        for entry in applied:
+            inv = self.book.get(entry.invoice_id)
+            self._entry(original, inv, -int(entry.amount * 100), "payment_returned", 1.0,
                         {"return_transaction": txn.transaction_id, "return_reason": txn.return_reason or ""},
                         on=txn.effective_date)
-        for outcome in self.outcomes:
-            if outcome.transaction_id == original.transaction_id:
-                outcome.outcome, outcome.reason_code = RETURNED, txn.return_reason or ""
-
-
-@dataclass
-class _Txn:
-    transaction_id: str
-    bank_reference: str | None
-    effective_date: date
-    amount: Decimal
-    currency: str
-    counterparty_name: str | None
-    account_key: str
-    remittance_info: str
-    end_to_end_id: str
-    is_reversal: bool
-    reversal_of: str | None
-    return_reason: str | None
+            self._return_entries[original.transaction_id].append(self.entries[-1])
+        outcome = self._outcome_at.get(original.transaction_id)
+        if outcome is not None:
+            outcome.outcome, outcome.reason_code = RETURNED, txn.return_reason or ""
 
 
 def match(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -> MatchResult:
     """Run the matcher over every transaction effective on or before ``as_of``."""
-    return Matcher(con, as_of, config).run()
+    with gc_paused():
+        return Matcher(con, as_of, config).run()
+
 
 
 def store_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult, as_of: date, run_id: str) -> None:
     """Replace the night's receipt outcomes (recon.receipt_outcomes for ``as_of``)."""
-    import pandas as pd
+    import pyarrow as pa
 
-    frame = pd.DataFrame(
-        [{"transaction_id": o.transaction_id, "payer_customer_id": o.payer_customer_id,
-          "payer_evidence": o.payer_evidence, "outcome": o.outcome, "reason_code": o.reason_code,
-          "candidates": ";".join(o.candidates)} for o in result.outcomes],
-        columns=["transaction_id", "payer_customer_id", "payer_evidence", "outcome", "reason_code",
-                 "candidates"], dtype=object)
-    con.register("_outcomes_in", frame)
+    outcomes = result.outcomes
+    table = pa.table({
+        "transaction_id": [o.transaction_id for o in outcomes],
+        "payer_customer_id": [o.payer_customer_id for o in outcomes],
+        "payer_evidence": [o.payer_evidence for o in outcomes],
+        "outcome": [o.outcome for o in outcomes],
+        "reason_code": [o.reason_code for o in outcomes],
+        "candidates": [";".join(o.candidates) for o in outcomes],
+    }, schema=pa.schema([(name, pa.string()) for name in (
+        "transaction_id", "payer_customer_id", "payer_evidence", "outcome", "reason_code", "candidates")]))
+    con.register("_outcomes_in", table)
     try:
         con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date = ?", [as_of])
         con.execute("INSERT INTO recon.receipt_outcomes SELECT ?, ?, transaction_id, payer_customer_id, "

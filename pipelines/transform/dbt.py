@@ -14,10 +14,13 @@ dbt project changes.
 """
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import pickle
+import shutil
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,7 +103,6 @@ def _parse(log_dir: Path | None = None):
     Parsed once per project state and kept pickled in target/ (a parse costs seconds, loading
     the pickle milliseconds), and in memory for the rest of the process.
     """
-    from dbt.cli.main import dbtRunner
     from dbt.version import __version__ as dbt_version
 
     current = f"{_project_hash()}:{dbt_version}"
@@ -115,17 +117,41 @@ def _parse(log_dir: Path | None = None):
             for name in [n for n in vars(manifest) if n.startswith("_") and n.endswith("_lookup")]:
                 setattr(manifest, name, None)
     if manifest is None:
-        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        result = dbtRunner().invoke(["parse", "--quiet", *_common_args(log_dir)])
-        _release_duckdb()
-        if not result.success:
-            raise RuntimeError(f"dbt parse failed: {result.exception}")
-        manifest = result.result
-        _PICKLE_PATH.write_bytes(pickle.dumps(manifest))
-        _STAMP_PATH.write_text(current)
+        manifest = _parse_to_target(current, log_dir)
     _parsed.clear()
     _parsed[current] = manifest
     return manifest
+
+
+def _parse_to_target(current: str, log_dir: Path | None):
+    """Parse, then put manifest.json, the pickle and the stamp into target/ atomically.
+
+    Several processes may prepare the project at once (tests, ``arw docs``, a night): dbt
+    parses into a private folder under a lock and each file is replaced whole, so a reader
+    never sees half a manifest.
+    """
+    from dbt.cli.main import dbtRunner
+
+    target = MANIFEST_PATH.parent
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / ".arw.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        private = Path(tempfile.mkdtemp(dir=target, prefix=".parse-"))
+        try:
+            os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+            result = dbtRunner().invoke(["parse", "--quiet", "--target-path", str(private),
+                                         *_common_args(log_dir)])
+            _release_duckdb()
+            if not result.success:
+                raise RuntimeError(f"dbt parse failed: {result.exception}")
+            (private / "arw_manifest.pickle").write_bytes(pickle.dumps(result.result))
+            (private / "stamp").write_text(current)
+            os.replace(private / "manifest.json", MANIFEST_PATH)
+            os.replace(private / "arw_manifest.pickle", _PICKLE_PATH)
+            os.replace(private / "stamp", _STAMP_PATH)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+    return result.result
 
 
 def prewarm() -> threading.Thread:
@@ -155,6 +181,8 @@ def run_dbt(settings: Settings, args: list[str]):
     os.environ.update(dbt_env(settings))
     log_dir = settings.warehouse_dir / "logs"
     manifest = _parse(log_dir)
+    if "--target-path" not in args:  # the night's artifacts stay with its warehouse
+        args = [*args, "--target-path", str(settings.warehouse_dir / "dbt_target")]
     try:
         return dbtRunner(manifest=manifest).invoke([*args, "--quiet", *_common_args(log_dir)])
     finally:
