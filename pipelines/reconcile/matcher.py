@@ -219,9 +219,15 @@ class _Txn:
     return_reason: str | None
 
 
-_TXN_COLUMNS = ("transaction_id, bank_reference, effective_date, CAST(amount * 100 AS BIGINT), currency, "
-                "counterparty_name, account_key, remittance_info, end_to_end_id, is_reversal, reversal_of, "
-                "return_reason")
+# What the walk reads of each transaction: _Txn's fields, then what _settled says of it. The
+# payer's name and the text are not needed where _settled has the receipt (its payer is the
+# account's), so they are not fetched for those.
+_WALK_COLUMNS = (
+    "t.transaction_id, t.bank_reference, t.effective_date, CAST(t.amount * 100 AS BIGINT), t.currency, "
+    "CASE WHEN s.row IS NULL THEN t.counterparty_name END, t.account_key, "
+    "CASE WHEN s.row IS NULL THEN t.remittance_info ELSE '' END, t.end_to_end_id, t.is_reversal, t.reversal_of, "
+    "t.return_reason, s.row, s.invoice_id, s.position, s.token, s.field, s.exact, s.invoice_number, "
+    "s.customer_id, s.evidence")
 
 # Receipts the evidence settles on its own: one quoted invoice, of the customer whose account
 # paid, in the payment's currency, open for exactly the amount when nothing else was applied
@@ -243,7 +249,11 @@ _SETTLED_BY_EVIDENCE = """
         GROUP BY s.transaction_id
     )
     SELECT s.transaction_id, b.row, s.invoice_id, s.position, s.token, s.field, s.exact,
-           b.invoice_number, b.customer_id
+           b.invoice_number, b.customer_id,
+           -- the evidence as _quoted writes it (keys sorted, compact)
+           to_json({'exact_spelling': s.exact, 'field': s.field, 'invoice_number': b.invoice_number,
+                    'open_before': CAST(t.amount AS DECIMAL(18, 2))::VARCHAR, 'payer': b.customer_id,
+                    'payer_by': 'account', 'quoted': s.token})::VARCHAR AS evidence
     FROM single s
     JOIN _txns t USING (transaction_id)
     JOIN _book_rows b ON b.invoice_id = s.invoice_id
@@ -383,9 +393,8 @@ class Matcher:
         self._load()
         # each row: the transaction (_Txn's fields), then what _settled says of it, if anything
         txns = self.con.execute(
-            f"SELECT {_TXN_COLUMNS}, s.row, s.invoice_id, s.position, s.token, s.field, s.exact, "
-            "s.invoice_number, s.customer_id FROM _txns LEFT JOIN _settled s USING (transaction_id) "
-            "ORDER BY effective_date, transaction_id").fetchall()
+            f"SELECT {_WALK_COLUMNS} FROM _txns t LEFT JOIN _settled s USING (transaction_id) "
+            "ORDER BY t.effective_date, t.transaction_id").fetchall()
         decisions, applied, entries = self.decisions, self.book.applied, self.entries
         seen, spans = self._seen, self._spans
         for row in txns:
@@ -410,15 +419,12 @@ class Matcher:
 
     def _settle_by_evidence(self, row: tuple) -> None:
         """What ``_quoted`` decides for one quoted invoice paid in full by its customer's account."""
-        tid, cents, fld, exact, customer = row[0], row[3], row[16], row[17], row[19]
-        amount = money(cents)
-        evidence = {"field": fld, "quoted": row[15], "invoice_number": row[18], "exact_spelling": bool(exact),
-                    "payer": customer, "payer_by": "account", "open_before": str(amount)}
-        rule = "structured_reference" if fld != "remittance_info" else "invoice_number"
-        self.entries.append(Allocation(tid, row[13], amount, row[4], row[2], rule, RULES[rule],
-                                       1.0 if exact else 0.95, orjson.dumps(evidence, option=_ORJSON).decode()))
+        tid, cents, fld = row[0], row[3], row[16]
+        rule = "invoice_number" if fld == "remittance_info" else "structured_reference"
+        self.entries.append(Allocation(tid, row[13], money(cents), row[4], row[2], rule, RULES[rule],
+                                       1.0 if row[17] else 0.95, row[20]))
         self.book.applied[row[12]] = cents
-        self.outcomes.append(Outcome(tid, customer, "account", ALLOCATED))
+        self.outcomes.append(Outcome(tid, row[19], "account", ALLOCATED))
 
     def _receipt(self, txn: _Txn) -> None:
         payer, how = self._identify_payer(txn)
