@@ -36,6 +36,7 @@ from datetime import date
 from decimal import Decimal
 
 import duckdb
+import numpy as np
 import orjson
 
 from pipelines.reconcile.combine import subsets_summing_to
@@ -112,6 +113,20 @@ def name_key(name: str | None) -> str:
     return " ".join(words)
 
 
+_CHAR_SLOT = np.full(128, 36, dtype=np.intp)  # A-Z → 0-25, 0-9 → 26-35, anything else → 36
+_CHAR_SLOT[65:91] = np.arange(26)
+_CHAR_SLOT[48:58] = np.arange(26, 36)
+
+
+def _char_counts(keys: list[str]) -> np.ndarray:
+    """How often each character occurs in each key (keys are ``name_key``s: A-Z, 0-9, space)."""
+    counts = np.zeros((len(keys), 37), dtype=np.int16)
+    for i, key in enumerate(keys):
+        codes = np.frombuffer(key.encode("ascii", "replace"), dtype=np.uint8) & 127
+        counts[i] = np.bincount(_CHAR_SLOT[codes], minlength=37)
+    return counts
+
+
 def number_key(text: str) -> str:
     """Letters and digits, upper case: the ``full`` key of evidence.py."""
     return re.sub(r"[^A-Z0-9]", "", text.upper())
@@ -139,11 +154,16 @@ class _Book:
         self._index: dict[str, int] | None = None
         self._made: list[Invoice | None] = [None] * len(self._rows)
         self.applied = [0] * len(self._rows)  # allocations and adjustments, cents
-        # (customer, currency) → the rows of its issued invoices that may still be open, in order
+        # (customer, currency) → its issued invoices not yet issued as of the walk's date (by
+        # issue date, with a read position), and those issued that may still be open (in order)
+        self._pending: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+        self._pending_at: dict[tuple[str, str], int] = defaultdict(int)
         self._open_rows: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, row in enumerate(self._rows):
             if row[7] == "issued":
-                self._open_rows[(row[2], row[3])].append(i)
+                self._pending[(row[2], row[3])].append((row[4], i))
+        for pending in self._pending.values():
+            pending.sort()
         self.credits: dict[int, list[tuple[date, int]]] = defaultdict(list)
         for row, issue_date, cents in con.execute(
                 "SELECT b.row, c.issue_date, CAST(c.amount * 100 AS BIGINT) FROM staging.stg_erp__credit_notes c "
@@ -179,9 +199,16 @@ class _Book:
         re-opens an invoice, see ``reopen``), so an invoice found settled is dropped from the
         customer's list: a customer with a long history costs only its open invoices.
         """
-        rows = self._open_rows.get((customer_id, currency))
-        if not rows:
+        key = (customer_id, currency)
+        pending = self._pending.get(key)
+        if not pending:
             return []
+        rows = self._open_rows[key]
+        at = self._pending_at[key]
+        while at < len(pending) and pending[at][0] <= on:  # issued since the last look
+            bisect.insort(rows, pending[at][1])
+            at += 1
+        self._pending_at[key] = at
         result, settled = [], []
         for i in rows:
             inv = self.at(i)
@@ -198,8 +225,13 @@ class _Book:
 
     def reopen(self, inv: Invoice) -> None:
         """A returned payment gives the invoice its open amount back."""
-        rows = self._open_rows[(inv.customer_id, inv.currency)]
-        if inv.status == "issued" and inv.row not in rows:
+        if inv.status != "issued":
+            return
+        key = (inv.customer_id, inv.currency)
+        if bisect.bisect_left(self._pending[key], (inv.issue_date, inv.row)) >= self._pending_at[key]:
+            return  # not issued as of the last look yet: it joins the list when it is
+        rows = self._open_rows[key]
+        if inv.row not in rows:
             bisect.insort(rows, inv.row)
 
 
@@ -279,6 +311,8 @@ class Matcher:
         self._returned_ids: set[str] = set()
         self._tolerance_abs = int((config.fee_tolerance_abs * 100).to_integral_value())
         self._names: dict[str, set[str]] | None = None
+        self._counts: tuple[list[str], np.ndarray] | None = None
+        self._fuzzy_seen: dict[str, tuple[str | None, str]] = {}
         # receipts in walk order, and indexes over them built only when a return needs them
         self._seen: list[tuple] = []
         self._indexed = 0
@@ -379,14 +413,40 @@ class Matcher:
         exact = names.get(key)
         if exact:
             return (next(iter(exact)), "name") if len(exact) == 1 else (None, "")
+        if key not in self._fuzzy_seen:  # payers' names repeat: each is looked up once
+            self._fuzzy_seen[key] = self._fuzzy_lookup(key)
+        return self._fuzzy_seen[key]
+
+    def _fuzzy_lookup(self, key: str) -> tuple[str | None, str]:
+        """The one customer whose name or alias is at least ``name_match_threshold`` similar
+        (rapidfuzz token_sort_ratio), else nobody.
+
+        Only names that can reach the threshold are scored: the similarity is
+        100 · (1 − indel distance / total length), and the indel distance is at least the
+        sum of the differences in the count of each character, so a cheap bound over every
+        name (numpy) leaves the few worth scoring; the result is the same as scoring all.
+        """
         from rapidfuzz import fuzz, process
 
-        best = process.extract(key, list(names), scorer=fuzz.token_sort_ratio,
+        names = self.customer_names
+        keys, counts = self._name_counts()
+        query = _char_counts([key])[0]
+        total = counts.sum(axis=1) + query.sum()
+        bound = np.abs(counts - query).sum(axis=1)
+        slack = (1 - self.config.name_match_threshold / 100) * total + 1e-9
+        candidates = [keys[i] for i in np.flatnonzero(bound <= slack)]
+        best = process.extract(key, candidates, scorer=fuzz.token_sort_ratio,
                                limit=3, score_cutoff=self.config.name_match_threshold)
         customers = {c for k, _, _ in best for c in names[k]}
         if len(customers) == 1:
             return customers.pop(), f"fuzzy_name:{round(best[0][1])}"
         return None, ""  # no name close enough, or a tie between customers
+
+    def _name_counts(self) -> tuple[list[str], np.ndarray]:
+        if self._counts is None:
+            keys = list(self.customer_names)
+            self._counts = (keys, _char_counts(keys))
+        return self._counts
 
     # ------------------------------------------------------------------ the walk
     def run(self) -> MatchResult:
