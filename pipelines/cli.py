@@ -4,6 +4,8 @@
     arw generate --out DIR [--customers N] [--invoices N] [--seed S]
     arw bank parse FILE [--profile NAME]
     arw sql "QUERY" [--format table|csv|json|parquet] [--output FILE]
+    arw exceptions export [--output FILE] [--warehouse-dir DIR]
+    arw docs [--serve] [--port N] [--warehouse-dir DIR]
 
 Exit codes of `arw nightly`: 0 published, 1 not published (a blocking check failed, with
 the reason), 2 unusable input or configuration.
@@ -114,6 +116,34 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return run_query(settings, args.query, args.format, args.output)
 
 
+# --------------------------------------------------------------------------- exceptions
+def cmd_exceptions_export(args: argparse.Namespace) -> int:
+    from pipelines.exceptions import export_exceptions, export_message
+
+    settings = Settings.from_env().with_overrides(None, args.warehouse_dir)
+    worklist = export_exceptions(settings, args.output)
+    # With the CSV on standard output, the count goes to standard error.
+    print(export_message(worklist, settings, args.output),
+          file=sys.stdout if args.output else sys.stderr)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- docs
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pipelines.docs_site import build_docs, serve
+
+    settings = Settings.from_env().with_overrides(None, args.warehouse_dir)
+    started = time.monotonic()
+    site = build_docs(settings)
+    print(f"Wrote the warehouse documentation to {site} in {time.monotonic() - started:.1f} s",
+          flush=True)
+    if args.serve:
+        serve(site, args.port)
+    else:
+        print("  `arw docs --serve` serves it on http://127.0.0.1:8080/ (--port N for another)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arw", description="AR Warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +176,20 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--output", type=Path)
     sql.add_argument("--warehouse-dir", type=Path)
     sql.set_defaults(func=cmd_sql)
+
+    exceptions = sub.add_parser("exceptions", help="reconciliation exceptions: the worklist")
+    exceptions_sub = exceptions.add_subparsers(dest="exceptions_command", required=True)
+    export = exceptions_sub.add_parser(
+        "export", help="write the open exceptions and their candidates as a decisions worklist")
+    export.add_argument("--output", type=Path, help="CSV file (default: standard output)")
+    export.add_argument("--warehouse-dir", type=Path)
+    export.set_defaults(func=cmd_exceptions_export)
+
+    docs = sub.add_parser("docs", help="build (and serve) the warehouse documentation")
+    docs.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1 until Ctrl-C")
+    docs.add_argument("--port", type=int, default=8080, help="port for --serve (default 8080)")
+    docs.add_argument("--warehouse-dir", type=Path)
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 

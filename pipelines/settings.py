@@ -179,6 +179,9 @@ class Settings:
     reporting_currency: str = "EUR"
     # Test-only fault injection: the named stage stops the process as a kill would.
     fault_inject: str = ""
+    # The published copy replaces counterparty names, accounts and remittance texts with
+    # stable pseudonyms (pipelines/publish.py); the build database keeps the real values.
+    mask_pii: bool = False
     matcher: MatcherSettings = field(default_factory=MatcherSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
@@ -201,6 +204,7 @@ class Settings:
             bank_profile_dirs=profile_dirs,
             reporting_currency=_env("ARW_REPORTING_CURRENCY", "EUR"),
             fault_inject=_env("ARW_FAULT_INJECT", ""),
+            mask_pii=_env_bool("ARW_MASK_PII", False),
             matcher=MatcherSettings.from_env(),
             alerts=AlertSettings.from_env(),
         )
@@ -224,8 +228,23 @@ class Settings:
         return self.warehouse_dir / "ar.duckdb"
 
     @property
+    def report_html(self) -> Path:
+        """The nightly HTML report, beside the published warehouse (pipelines/report/)."""
+        return self.warehouse_dir / "report.html"
+
+    @property
     def quarantine_dir(self) -> Path:
         return self.warehouse_dir / "quarantine"
+
+    @property
+    def docs_dir(self) -> Path:
+        """The dbt documentation site `arw docs` builds (index.html, manifest, catalog)."""
+        return self.warehouse_dir / "docs"
+
+    @property
+    def pii_salt_path(self) -> Path:
+        """The secret that makes ARW_MASK_PII pseudonyms stable yet not guessable."""
+        return self.warehouse_dir / "pii_salt"
 
     def yesterday(self) -> date:
         return (datetime.now(ZoneInfo(self.timezone)) - timedelta(days=1)).date()

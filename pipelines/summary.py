@@ -95,4 +95,7 @@ def render_summary(settings: Settings, run_id: str, as_of: date, published: bool
             pub.close()
     lines.append(alerts)
     lines.append(f"Warehouse: {settings.published_db} (open read-only; `arw sql \"...\"`)")
+    report = settings.report_html  # tonight's, not one left by an earlier night
+    if published and report.is_file() and report.stat().st_mtime >= settings.published_db.stat().st_mtime:
+        lines.append(f"Report: {report} (open in a browser)")
     return "\n".join(lines)
