@@ -35,9 +35,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format pipelines tests
 
-## speed and quality numbers as tables (results go to docs/benchmarks.md)
+## speed and quality numbers as tables (results go to docs/benchmarks.md); e.g.
+## make bench BENCH_ARGS="--only scale --sizes S,M,L"
 bench: $(STAMP)
-	$(BIN)/python -m pipelines.bench
+	$(BIN)/python -m pipelines.bench $(BENCH_ARGS)
 
 dagster: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml

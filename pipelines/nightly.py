@@ -31,6 +31,12 @@ class NightOutcome:
     reason: str
     summary: str
     seconds: float
+    # For `make bench`: the Dagster run's wall time, its steps (ops) and their own durations,
+    # and the asset materialisations it recorded.
+    dagster_seconds: float = 0.0
+    steps: int = 0
+    step_seconds: float = 0.0
+    assets: int = 0
 
 
 def _check_inputs(settings: Settings, as_of: date) -> None:
@@ -78,6 +84,7 @@ def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
     log_path = settings.warehouse_dir / "logs" / f"night-{as_of.isoformat()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt's and GX's own output goes to the night's log file, not the terminal.
+    dagster_started = time.monotonic()
     with (log_path.open("a", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file),
           contextlib.redirect_stderr(log_file)):
         result = job.execute_in_process(
@@ -86,8 +93,12 @@ def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
+    dagster_seconds = time.monotonic() - dagster_started
     published_keys = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()
                       if e.asset_key is not None}
+    step_ms = [e.event_specific_data.duration_ms for e in result.all_events
+               if e.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE)
+               and getattr(e.event_specific_data, "duration_ms", None) is not None]
     published = PUBLISHED_KEY in published_keys
     reason = "" if published else _failure_reason(result)
     with connect(settings) as con:
@@ -103,5 +114,7 @@ def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
                     None if published else RunFailure.from_events(result.all_events))
     seconds = time.monotonic() - started
     summary = render_summary(settings, result.run_id, as_of, published, reason, seconds)
-    return NightOutcome(published, result.run_id, reason, summary, seconds)
+    return NightOutcome(published, result.run_id, reason, summary, seconds,
+                        dagster_seconds=dagster_seconds, steps=len(step_ms),
+                        step_seconds=sum(step_ms) / 1000, assets=len(published_keys))
 

@@ -19,6 +19,7 @@ import duckdb
 
 from pipelines.errors import UsageError
 from pipelines.settings import Settings
+from pipelines.warehouse import duckdb_config
 
 
 def _text(value: object) -> str:
@@ -45,7 +46,7 @@ def run_query(settings: Settings, query: str, fmt: str = "table", output: Path |
                          "(run `arw nightly` first)")
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet: expected --output FILE, found none")
-    con = duckdb.connect(str(settings.published_db), read_only=True)
+    con = duckdb.connect(str(settings.published_db), read_only=True, config=duckdb_config(settings))
     try:
         try:
             relation = con.sql(query)

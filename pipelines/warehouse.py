@@ -182,18 +182,17 @@ def raw_lineage_columns() -> str:
     return _LINEAGE
 
 
+def duckdb_config(settings: Settings) -> dict:
+    """The DuckDB limits every connection of the pipeline opens with (ARW_DUCKDB_THREADS,
+    ARW_DUCKDB_MEMORY_LIMIT; dbt's connection gets them through dbt_project/profiles.yml)."""
+    return {"threads": settings.duckdb_threads, "memory_limit": settings.duckdb_memory_limit}
+
+
 @contextmanager
 def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the build database with the configured threads and memory limit."""
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        str(settings.build_db),
-        read_only=read_only,
-        config={
-            "threads": settings.duckdb_threads,
-            "memory_limit": settings.duckdb_memory_limit,
-        },
-    )
+    con = duckdb.connect(str(settings.build_db), read_only=read_only, config=duckdb_config(settings))
     con.execute("SET enable_progress_bar = false")
     try:
         yield con

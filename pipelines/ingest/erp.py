@@ -1,6 +1,8 @@
 """ERP extracts (and manual decisions) into ``raw.*``: append-only, typed, with lineage.
 
-Each entity has a spec (columns, types, which are required). A file is read as text, every
+Each entity has a spec (columns, types, which are required). A file is read as text (by
+DuckDB: ``read_parquet``, or ``read_csv`` where it reads the file exactly as pandas would;
+by pandas otherwise, which also names what is wrong with an unreadable file), every
 row is validated set-based in DuckDB, the good rows are appended to ``raw.<table>`` with
 their source file, line and load time, and the bad rows go to ``audit.rejects`` with a
 reason naming the file, the line, what was expected and what was found. A file missing a
@@ -57,6 +59,9 @@ class Entity:
     columns: tuple[Col, ...]
     # groups of columns of which at least one must be filled
     one_of: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+    # A column whose blank value means the row holds nothing to load yet (a worklist row a
+    # person left undecided): such a row is rejected with this one reason, not its checks.
+    blank_means_undecided: tuple[str, str] | None = None
 
     @property
     def table(self) -> str:
@@ -117,7 +122,8 @@ ENTITIES: tuple[Entity, ...] = (
             choices=("allocate", "unapply", "on_account", "not_ar", "write_off")),
         Col("invoice_number"), Col("invoice_id"), Col("amount", DECIMAL), Col("currency", CURRENCY),
         Col("decided_by", required=True), Col("decided_at", TIMESTAMP, required=True),
-        Col("note")), one_of=(("transaction_id", "bank_reference"),)),
+        Col("note")), one_of=(("transaction_id", "bank_reference"),),
+        blank_means_undecided=("action", "no decision filled in (action blank)")),
 )
 
 ENTITY_BY_NAME = {e.name: e for e in ENTITIES}
@@ -181,6 +187,108 @@ def read_text_frame(path: Path) -> pd.DataFrame:
         raise FileUnreadable(f"expected the same number of fields on every line, found: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+class _NotExact(Exception):
+    """DuckDB cannot read this file exactly as ``read_text_frame`` would: use pandas."""
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open("rb") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise _NotExact  # empty file or a blank first line: pandas says what is wrong
+    try:
+        text = first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise _NotExact from exc
+    if '"' in text:
+        raise _NotExact  # quoted header names (could span lines): leave them to pandas
+    names = [n.strip() for n in text.split(",")]
+    if len(set(names)) != len(names) or "" in names:
+        raise _NotExact
+    return names
+
+
+def _data_lines(path: Path) -> int:
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n") - 1
+
+
+def _duckdb_text_table(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> list[str]:
+    """``_incoming_text`` (a temp view over a Parquet file, a temp table of a CSV file): the
+    file's columns as text ('' for empty, as
+    ``read_text_frame`` gives them) and ``_line_number``, read by DuckDB: no Python object per
+    value, so millions of rows take seconds. Raises ``_NotExact`` where pandas must decide
+    (unusual CSV layouts, unreadable files: their reasons come from ``read_text_frame``)."""
+    target = f"'{str(path).replace(chr(39), chr(39) * 2)}'"
+    try:
+        if path.suffix.lower() == ".parquet":
+            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({target})").fetchall()
+            spec_types = {c.name: c.type for c in entity.columns}
+            columns = []
+            for name, dtype, *_ in described:
+                quoted = '"' + name.replace('"', '""') + '"'
+                if dtype.startswith("TIMESTAMP") and spec_types.get(name) == DATE:
+                    value = f"strftime({quoted}, '%Y-%m-%d')"
+                else:
+                    value = f"CAST({quoted} AS VARCHAR)"
+                columns.append(f"coalesce({value}, '') AS {quoted}")
+            # a view: the checks read the file once, straight from Parquet
+            con.execute(f"""
+                CREATE OR REPLACE TEMP VIEW _incoming_text AS
+                SELECT file_row_number + 2 AS _line_number, {', '.join(columns)}
+                FROM read_parquet({target}, file_row_number = true)
+            """)
+            return [r[0] for r in described]
+        names = _csv_header(path)
+        expected = _data_lines(path)
+        spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
+        renamed = ", ".join(f"coalesce(c{i}, '') AS \"{n.replace(chr(34), chr(34) * 2)}\""
+                            for i, n in enumerate(names))
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _incoming_text AS
+            SELECT row_number() OVER () + 1 AS _line_number, {renamed}
+            FROM read_csv({target}, header = false, skip = 1, auto_detect = false, delim = ',',
+                          quote = '"', escape = '"', columns = {spec}, strict_mode = true,
+                          null_padding = false, encoding = 'utf-8')
+        """)
+    except (duckdb.Error, OSError) as exc:
+        raise _NotExact from exc
+    if con.execute("SELECT count(*) FROM _incoming_text").fetchone()[0] != expected:
+        raise _NotExact  # blank lines or line breaks inside quotes: pandas counts those
+    return names
+
+
+def _drop_incoming(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop ``_incoming_text`` (a view over a Parquet file, or a table)."""
+    kinds = con.execute("SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = '_incoming_text' "
+                        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE temporary "
+                        "AND table_name = '_incoming_text'").fetchall()
+    for (kind,) in kinds:
+        con.execute(f"DROP {kind} IF EXISTS _incoming_text")
+
+
+def _text_table(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> list[str]:
+    """TEMP TABLE ``_incoming_text`` (see ``_duckdb_text_table``), by DuckDB where it reads the
+    file exactly, else through ``read_text_frame``. Returns the file's column names; raises
+    ``FileUnreadable``."""
+    try:
+        return _duckdb_text_table(con, path, entity)
+    except _NotExact:
+        _drop_incoming(con)
+    frame = read_text_frame(path)
+    frame.insert(0, "_line_number", range(2, len(frame) + 2))
+    con.register("_incoming_frame", frame)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _incoming_text AS SELECT * FROM _incoming_frame")
+    finally:
+        con.unregister("_incoming_frame")
+    return [str(c) for c in frame.columns[1:]]
 
 
 def _sql_str(value: str) -> str:
@@ -260,13 +368,14 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
     label = f.relative_path
     file_seq = next_file_seq(con)
     try:
-        frame = read_text_frame(f.path)
-        missing = [c.name for c in entity.columns if c.required and c.name not in frame.columns]
+        file_columns = _text_table(con, f.path, entity)
+        missing = [c.name for c in entity.columns if c.required and c.name not in file_columns]
         if missing:
             raise FileUnreadable(
                 f"line 1 (header): expected columns {', '.join(missing)}, found "
-                f"{', '.join(frame.columns) or 'no columns'}")
+                f"{', '.join(file_columns) or 'no columns'}")
     except FileUnreadable as exc:
+        _drop_incoming(con)
         reason = f"{label}, {exc}"
         quarantine(settings, f, reason)
         register_file(con, f, file_seq, entity.kind, "quarantined", run_id, reason=reason)
@@ -275,15 +384,18 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
         log.warning("quarantined %s: %s", label, exc)
         return stats
 
-    for col in entity.columns:  # optional columns absent from the file
-        if col.name not in frame.columns:
-            frame[col.name] = ""
-    frame = frame[[c.name for c in entity.columns]].copy()
-    frame.insert(0, "_line_number", range(2, len(frame) + 2))
-
-    con.register("_incoming", frame)
+    # the entity's columns in its order; optional columns absent from the file are empty
+    present = set(file_columns)
+    select = ", ".join(f'"{c.name}"' if c.name in present else f"'' AS \"{c.name}\""
+                       for c in entity.columns)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS SELECT _line_number, {select} "
+                "FROM _incoming_text")
     checks = _check_expressions(entity, label)
     reason_sql = "concat_ws('; ', " + ", ".join(checks) + ")"
+    if entity.blank_means_undecided:
+        column, undecided = entity.blank_means_undecided
+        reason_sql = (f"CASE WHEN trim(\"{column}\") = '' THEN {_sql_str(undecided)} "
+                      f"ELSE {reason_sql} END")
     now = datetime.now()
     con.execute("BEGIN TRANSACTION")
     try:
@@ -305,20 +417,23 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
         loaded, rejected = one_row(
             con, "SELECT count(*) FILTER (WHERE _reason = ''), count(*) FILTER (WHERE _reason <> '') "
             "FROM _checked")
-        register_file(con, f, file_seq, entity.kind, "loaded", run_id, rows_in=len(frame),
+        rows_in = loaded + rejected
+        register_file(con, f, file_seq, entity.kind, "loaded", run_id, rows_in=rows_in,
                       rows_loaded=loaded, rows_rejected=rejected)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     finally:
-        con.unregister("_incoming")
+        con.execute("DROP VIEW IF EXISTS _incoming")
+        _drop_incoming(con)
+        con.execute("DROP TABLE IF EXISTS _checked")
     stats.files_loaded += 1
-    stats.rows_in += len(frame)
+    stats.rows_in += rows_in
     stats.rows_loaded += loaded
     stats.rows_rejected += rejected
     if rejected:
-        stats.messages.append(f"{label}: {rejected} of {len(frame)} rows rejected")
+        stats.messages.append(f"{label}: {rejected} of {rows_in} rows rejected")
     return stats
 
 

@@ -80,7 +80,8 @@ class SuiteResult:
     rows_checked: int
     evaluated: int
     failures: list[dict] = field(default_factory=list)
-    seconds: float = 0.0  # time GX took, in the worker
+    seconds: float = 0.0  # time GX took, in the worker (or the SQL screen, see screen.py)
+    engine: str = "great_expectations"  # or "sql": the SQL screen found no violation
 
     def describe(self, limit: int = 5) -> str:
         """One line per failing expectation: what, how many rows, sample values and where."""

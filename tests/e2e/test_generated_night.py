@@ -17,15 +17,8 @@ AS_OF = date(2026, 10, 31)
 
 
 @pytest.fixture(scope="module")
-def night(tmp_path_factory) -> dict:
-    base = tmp_path_factory.mktemp("generated")
-    gen = arw("generate", "--out", str(base / "gen"), "--customers", "40", "--invoices", "800",
-              "--seed", "7")
-    assert gen.returncode == 0, gen.stderr
-    run = arw("nightly", "--inbox", str(base / "gen" / "inbox"), "--warehouse-dir",
-              str(base / "wh"), "--as-of", AS_OF.isoformat())
-    assert run.returncode == 0, run.stdout + run.stderr
-    return {"gen": base / "gen", "wh": base / "wh", "stdout": run.stdout}
+def night(generated_night) -> dict:
+    return generated_night
 
 
 def _csv(path: Path) -> list[dict]:

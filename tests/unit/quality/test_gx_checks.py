@@ -43,6 +43,7 @@ def test_a_failing_expectation_fails_the_blocking_check_with_its_name_and_sample
         "(erp/invoices_2026-11-01.csv line 2)")
     meta = {k: v.value for k, v in check.metadata.items()}
     assert meta["rows_checked"] == 1
+    assert meta["validated_by"] == "great_expectations"  # a violation: GX decides and reports
     assert meta["failed_expectations"] == ["expect_column_pair_values_a_to_be_greater_than_b"]
     [failure] = meta["failures"]
     assert failure["unexpected_count"] == 1
@@ -62,6 +63,7 @@ def test_a_passing_suite_passes_and_lets_the_night_go_on(warehouse):
     check = evaluations["gx_raw_erp_invoices"]
     assert check.passed and check.description is None
     assert check.metadata["rows_checked"].value == 2
+    assert check.metadata["validated_by"].value == "sql"  # no violation: GX not needed
     assert check.metadata["expectations"].value == len(json.loads(
         (EXPECTATIONS_DIR / "raw_erp_invoices.json").read_text())["expectations"])
     assert "staging/downstream" in materialized

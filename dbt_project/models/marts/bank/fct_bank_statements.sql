@@ -43,7 +43,7 @@ keyed as (
         *,
         -- statements that agree on all of these are indistinguishable: their order is moot
         row_number() over (
-            partition by file_seq, statement_id, account, currency, bank_format,
+            partition by file_hash, statement_id, account, currency, bank_format,
                 sequence_number, from_date, to_date
             order by opening_balance, closing_balance, entries_total, entry_count
         ) as occurrence
@@ -53,8 +53,10 @@ keyed as (
 identified as (
     select
         *,
+        -- from the file's content, not from when it arrived: the same statement has the same
+        -- key however the files were split across nights
         md5(concat_ws(chr(31),
-            cast(file_seq as varchar), coalesce(statement_id, ''), coalesce(account, ''),
+            file_hash, coalesce(statement_id, ''), coalesce(account, ''),
             coalesce(currency, ''), coalesce(bank_format, ''), coalesce(sequence_number, ''),
             coalesce(cast(from_date as varchar), ''), coalesce(cast(to_date as varchar), ''),
             cast(occurrence as varchar)

@@ -18,6 +18,7 @@ renamed as (
         balance_difference,
         bank_format,
         _source_file as source_file,
+        _file_hash as file_hash,
         _file_seq as file_seq
     from source
 )

@@ -7,8 +7,7 @@ renamed as (
         as_of_date,
         invoice_id,
         {{ to_money('open_amount') }} as open_amount
-    from source
-    {{ latest_version(['as_of_date', 'invoice_id']) }}
+    from {{ latest_version('source', ['as_of_date', 'invoice_id']) }}
 )
 
 select * from renamed

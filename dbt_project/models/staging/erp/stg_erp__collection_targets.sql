@@ -8,8 +8,7 @@ renamed as (
         period,
         currency,
         {{ to_money('target_amount') }} as target_amount
-    from source
-    {{ latest_version(['salesperson_id', 'period', 'currency']) }}
+    from {{ latest_version('source', ['salesperson_id', 'period', 'currency']) }}
 )
 
 select * from renamed

@@ -10,8 +10,7 @@ renamed as (
         issue_date,
         currency,
         {{ to_money('amount') }} as amount
-    from source
-    {{ latest_version(['credit_note_id']) }}
+    from {{ latest_version('source', ['credit_note_id']) }}
 )
 
 select * from renamed

@@ -15,8 +15,7 @@ renamed as (
         bank_accounts,
         aliases,
         updated_at
-    from source
-    {{ latest_version(['customer_id']) }}
+    from {{ latest_version('source', ['customer_id']) }}
 )
 
 select * from renamed

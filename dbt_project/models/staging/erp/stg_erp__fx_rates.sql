@@ -7,8 +7,7 @@ renamed as (
         "date" as rate_date,
         currency,
         rate_to_reporting
-    from source
-    {{ latest_version(['"date"', 'currency']) }}
+    from {{ latest_version('source', ['"date"', 'currency']) }}
 )
 
 select * from renamed

@@ -15,8 +15,7 @@ renamed as (
         {{ to_money('amount') }} as amount,
         status,
         coalesce(disputed, false) as disputed
-    from source
-    {{ latest_version(['invoice_id']) }}
+    from {{ latest_version('source', ['invoice_id']) }}
 )
 
 select * from renamed

@@ -11,8 +11,7 @@ renamed as (
         currency,
         {{ to_money('amount') }} as amount,
         status
-    from source
-    {{ latest_version(['order_id']) }}
+    from {{ latest_version('source', ['order_id']) }}
 )
 
 select * from renamed

@@ -4,8 +4,7 @@ with source as (
 
 renamed as (
     select salesperson_id, name, team, manager_id
-    from source
-    {{ latest_version(['salesperson_id']) }}
+    from {{ latest_version('source', ['salesperson_id']) }}
 )
 
 select * from renamed
