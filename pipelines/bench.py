@@ -24,7 +24,6 @@ the machine and the date.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -326,9 +325,9 @@ def _night_before_reconcile(settings, as_of: date):
     reach. Returns a NightOutcome-like record."""
     from types import SimpleNamespace
 
-    from dagster import DagsterEventType, DagsterInstance
+    from dagster import DagsterEventType
 
-    from pipelines.definitions import build_definitions
+    from pipelines.nightly import execute_night_job, step_durations_ms
     from pipelines.quality import gx
     from pipelines.transform import dbt
     from pipelines.warehouse import connect
@@ -336,28 +335,17 @@ def _night_before_reconcile(settings, as_of: date):
     started = time.monotonic()
     gx.prewarm()
     dbt.prewarm()
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def("nightly")
-    keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys()
-            if k.path[0] == "raw" or (k.path[0] == "staging" and not k.path[-1].startswith("stg_recon"))]
-    log_path = settings.warehouse_dir / "logs" / f"night-{as_of.isoformat()}-before-reconcile.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    dagster_started = time.monotonic()
-    with (log_path.open("a", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file),
-          contextlib.redirect_stderr(log_file)):
-        result = job.execute_in_process(
-            partition_key=as_of.isoformat(), instance=DagsterInstance.ephemeral(), raise_on_error=False,
-            asset_selection=keys, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-    dagster_seconds = time.monotonic() - dagster_started
+    result, dagster_seconds = execute_night_job(
+        settings, as_of, log_suffix="-before-reconcile",
+        select=lambda k: k.path[0] == "raw" or (k.path[0] == "staging"
+                                                and not k.path[-1].startswith("stg_recon")))
     # The next night's checks validate what came since the last published night: count this
     # one as published, as its publish step would have, so that the next night checks only
     # its own files.
     with connect(settings) as con:
         con.execute("UPDATE audit.runs SET status = 'published', finished_at = now() WHERE run_id = ?",
                     [result.run_id])
-    step_ms = [e.event_specific_data.duration_ms for e in result.all_events
-               if e.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE)
-               and getattr(e.event_specific_data, "duration_ms", None) is not None]
+    step_ms = step_durations_ms(result)
     failed = [f"{e.step_key}: {e.step_failure_data.error.message.strip().splitlines()[0]}"
               if e.step_failure_data.error else e.step_key
               for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from pipelines.alerts.outcome import RunFailure
 from pipelines.alerts.stage import run_alert_stage
@@ -71,34 +72,49 @@ def _failure_reason(result) -> str:
     return "; ".join(reasons) or "the publish step did not run"
 
 
-def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
+def execute_night_job(settings: Settings, as_of: date, select: Callable[[AssetKey], bool] | None = None,
+                      log_suffix: str = ""):
+    """Run the nightly job for ``as_of`` in this process (all of it, or the assets ``select``
+    accepts); dbt's and GX's own output goes to the night's log file, not the terminal.
+    Returns Dagster's result and the run's wall time."""
     from pipelines.definitions import build_definitions
 
-    _check_inputs(settings, as_of)
-    started = time.monotonic()
-    gx.prewarm()  # GX and dbt import in the background while the night ingests
-    dbt.prewarm()
-    log.info("night of %s: inbox %s, warehouse %s", as_of, settings.inbox, settings.warehouse_dir)
     defs = build_definitions(settings)
     job = defs.resolve_job_def("nightly")
-    log_path = settings.warehouse_dir / "logs" / f"night-{as_of.isoformat()}.log"
+    asset_selection = None if select is None else [
+        k for k in defs.resolve_asset_graph().get_all_asset_keys() if select(k)]
+    log_path = settings.warehouse_dir / "logs" / f"night-{as_of.isoformat()}{log_suffix}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # dbt's and GX's own output goes to the night's log file, not the terminal.
-    dagster_started = time.monotonic()
+    started = time.monotonic()
     with (log_path.open("a", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file),
           contextlib.redirect_stderr(log_file)):
         result = job.execute_in_process(
             partition_key=as_of.isoformat(),
             instance=DagsterInstance.ephemeral(),
             raise_on_error=False,
+            asset_selection=asset_selection,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
-    dagster_seconds = time.monotonic() - dagster_started
+    return result, time.monotonic() - started
+
+
+def step_durations_ms(result) -> list[float]:
+    """How long each step (op) of a Dagster run took, finished or failed."""
+    return [e.event_specific_data.duration_ms for e in result.all_events
+            if e.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE)
+            and getattr(e.event_specific_data, "duration_ms", None) is not None]
+
+
+def run_nightly(settings: Settings, as_of: date) -> NightOutcome:
+    _check_inputs(settings, as_of)
+    started = time.monotonic()
+    gx.prewarm()  # GX and dbt import in the background while the night ingests
+    dbt.prewarm()
+    log.info("night of %s: inbox %s, warehouse %s", as_of, settings.inbox, settings.warehouse_dir)
+    result, dagster_seconds = execute_night_job(settings, as_of)
     published_keys = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()
                       if e.asset_key is not None}
-    step_ms = [e.event_specific_data.duration_ms for e in result.all_events
-               if e.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE)
-               and getattr(e.event_specific_data, "duration_ms", None) is not None]
+    step_ms = step_durations_ms(result)
     published = PUBLISHED_KEY in published_keys
     reason = "" if published else _failure_reason(result)
     with connect(settings) as con:
