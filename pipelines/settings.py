@@ -60,6 +60,9 @@ class MatcherSettings:
     max_combination_candidates: int = 20
     # rapidfuzz token_sort_ratio (0-100) a payer name needs to identify a customer.
     name_match_threshold: float = 90.0
+    # recon.receipt_outcomes holds every receipt's outcome once per night: nights older than
+    # this many days before the night being run are dropped (the marts read the night's own).
+    outcome_history_days: int = 7
 
     @classmethod
     def from_env(cls) -> MatcherSettings:
@@ -74,6 +77,7 @@ class MatcherSettings:
             max_combination_size=int(_env("ARW_MAX_COMBINATION_SIZE", "4")),
             max_combination_candidates=int(_env("ARW_MAX_COMBINATION_CANDIDATES", "20")),
             name_match_threshold=float(_env("ARW_NAME_MATCH_THRESHOLD", "90")),
+            outcome_history_days=max(0, int(_env("ARW_OUTCOME_HISTORY_DAYS", "7"))),
         )
 
 
@@ -175,6 +179,10 @@ class Settings:
     partitions_start: str = "2010-01-01"
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "8GB"
+    # Models dbt builds at once. They share one DuckDB database, so each gets
+    # duckdb_threads // dbt_threads of its threads (dbt_duckdb_threads): the night never runs
+    # more query threads than ARW_DUCKDB_THREADS.
+    dbt_threads: int = 2
     bank_profile_dirs: tuple[Path, ...] = field(default_factory=tuple)
     reporting_currency: str = "EUR"
     # Test-only fault injection: the named stage stops the process as a kill would.
@@ -184,6 +192,11 @@ class Settings:
     mask_pii: bool = False
     matcher: MatcherSettings = field(default_factory=MatcherSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+
+    @property
+    def dbt_duckdb_threads(self) -> int:
+        """DuckDB's threads while dbt builds (its models run dbt_threads at a time)."""
+        return max(1, self.duckdb_threads // self.dbt_threads)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -201,6 +214,7 @@ class Settings:
             partitions_start=_env("ARW_PARTITIONS_START", "2010-01-01"),
             duckdb_threads=int(_env("ARW_DUCKDB_THREADS", "2")),
             duckdb_memory_limit=_env("ARW_DUCKDB_MEMORY_LIMIT", "8GB"),
+            dbt_threads=max(1, int(_env("ARW_DBT_THREADS", "2"))),
             bank_profile_dirs=profile_dirs,
             reporting_currency=_env("ARW_REPORTING_CURRENCY", "EUR"),
             fault_inject=_env("ARW_FAULT_INJECT", ""),

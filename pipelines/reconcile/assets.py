@@ -46,8 +46,9 @@ def build_reconcile_asset(partitions: PartitionsDefinition):
         with stage("reconcile") as info, connect(settings) as con:
             result = match(con, as_of, settings.matcher)
             con.execute("BEGIN TRANSACTION")
-            change = append_changes(con, result.entries, context.run_id, as_of)
-            store_outcomes(con, result, as_of, context.run_id)
+            change = append_changes(con, result.entries, context.run.run_id, as_of)
+            store_outcomes(con, result, as_of, context.run.run_id,
+                           settings.matcher.outcome_history_days)
             con.execute("COMMIT")
             counts = Counter(o.outcome for o in result.outcomes)
             info["note"] = (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))

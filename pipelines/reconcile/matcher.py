@@ -740,8 +740,14 @@ def match(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) 
 
 
 
-def store_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult, as_of: date, run_id: str) -> None:
-    """Replace the night's receipt outcomes (recon.receipt_outcomes for ``as_of``)."""
+def store_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult, as_of: date, run_id: str,
+                   history_days: int = 7) -> None:
+    """Replace the night's receipt outcomes (recon.receipt_outcomes for ``as_of``) and drop those
+    of nights more than ``history_days`` before it: each night holds every receipt's outcome,
+    so the table would otherwise grow by a full copy a night. Later nights are kept (a backfill
+    of an earlier date leaves them as they are)."""
+    from datetime import timedelta
+
     import pyarrow as pa
 
     outcomes = result.outcomes
@@ -756,7 +762,8 @@ def store_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult, as_of: d
         "transaction_id", "payer_customer_id", "payer_evidence", "outcome", "reason_code", "candidates")]))
     con.register("_outcomes_in", table)
     try:
-        con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date = ?", [as_of])
+        con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date = ? OR as_of_date < ?",
+                    [as_of, as_of - timedelta(days=history_days)])
         con.execute("INSERT INTO recon.receipt_outcomes SELECT ?, ?, transaction_id, payer_customer_id, "
                     "payer_evidence, outcome, nullif(reason_code, ''), nullif(candidates, '') "
                     "FROM _outcomes_in", [as_of, run_id])

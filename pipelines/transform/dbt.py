@@ -73,7 +73,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     """The environment dbt runs with: the build database, threads, memory, no telemetry."""
     return {
         "ARW_BUILD_DB": str(settings.build_db),
-        "ARW_DUCKDB_THREADS": str(settings.duckdb_threads),
+        "ARW_DBT_THREADS": str(settings.dbt_threads),
+        "ARW_DBT_DUCKDB_THREADS": str(settings.dbt_duckdb_threads),
         "ARW_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }

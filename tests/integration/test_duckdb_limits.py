@@ -32,15 +32,29 @@ def test_the_limits_reach_the_pipelines_dbts_and_the_query_commands_connections(
     with connect(settings) as con:
         assert con.execute(SQL).fetchone() == expected
 
-    result = run_dbt(settings, ["show", "--inline", SQL])
-    assert result.success, result.exception
-    row = result.result.results[0].agate_table.rows[0]
-    assert (int(row[0]), row[1]) == expected
+    assert _dbt_limits(settings) == expected
 
     out = tmp_path / "limits.csv"
     duckdb.connect(str(settings.published_db)).close()  # an (empty) published file to query
     run_query(settings, SQL, fmt="csv", output=out)
     assert out.read_text().splitlines()[1] == f"{expected[0]},{expected[1]}"
+
+
+def _dbt_limits(settings: Settings) -> tuple:
+    result = run_dbt(settings, ["show", "--inline", SQL])
+    assert result.success, result.exception
+    row = result.result.results[0].agate_table.rows[0]
+    return int(row[0]), row[1]
+
+
+def test_dbt_splits_the_threads_between_the_models_it_builds_at_once(tmp_path):
+    """Four threads, dbt building two models at once: each model's queries get two."""
+    base = Settings.from_env().with_overrides(tmp_path / "inbox", tmp_path / "wh")
+    settings = replace(base, duckdb_threads=4, dbt_threads=2, duckdb_memory_limit="3GB")
+    assert settings.dbt_duckdb_threads == 2
+    assert _dbt_limits(settings)[0] == 2
+    assert replace(settings, dbt_threads=3).dbt_duckdb_threads == 1
+    assert replace(settings, dbt_threads=1).dbt_duckdb_threads == 4
 
 
 def test_other_limits_are_honoured_too(tmp_path):

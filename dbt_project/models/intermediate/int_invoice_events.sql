@@ -3,6 +3,9 @@
 -- effective date: allocations (cash applied; a return's reversal on the return's date) and
 -- adjustments (bank fees, write-offs), each with the reversals that restate them.
 -- `amount` is what the event takes off the open amount: a reversal is negative (re-opens).
+-- A view: a union of two filtered sources, cheaper to read than to write down.
+{{ config(materialized='view') }}
+
 with credit_notes as (
     select
         invoice_id,

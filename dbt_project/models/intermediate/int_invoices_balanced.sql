@@ -10,21 +10,15 @@ events as (
     select * from {{ ref('int_invoice_events') }}
 ),
 
-totals as (
-    select
-        invoice_id,
-        sum(amount) filter (where event_type = 'credit_note') as credited_amount,
-        sum(amount) filter (where event_type = 'allocation') as allocated_amount,
-        sum(amount) filter (where event_type = 'adjustment') as adjusted_amount
-    from events
-    group by invoice_id
-),
-
--- the amount taken off by the end of each day with an event, walking the days in order
-running as (
+-- per invoice: credit notes, allocations and adjustments to date, and the first day the
+-- amount taken off (walking the days with an event in order) reached the invoice's amount
+per_day as (
     select
         invoice_id,
         event_date,
+        sum(amount) filter (where event_type = 'credit_note') as credited,
+        sum(amount) filter (where event_type = 'allocation') as allocated,
+        sum(amount) filter (where event_type = 'adjustment') as adjusted,
         sum(sum(amount)) over (
             partition by invoice_id order by event_date
             rows between unbounded preceding and current row
@@ -33,12 +27,18 @@ running as (
     group by invoice_id, event_date
 ),
 
-first_zero as (
-    select running.invoice_id, min(running.event_date) as first_zero_date
-    from running
+totals as (
+    select
+        per_day.invoice_id,
+        sum(per_day.credited) as credited_amount,
+        sum(per_day.allocated) as allocated_amount,
+        sum(per_day.adjusted) as adjusted_amount,
+        min(per_day.event_date) filter (
+            where invoices.amount - per_day.reduced_to_date <= 0
+        ) as first_zero_date
+    from per_day
     inner join invoices using (invoice_id)
-    where invoices.amount - running.reduced_to_date <= 0
-    group by running.invoice_id
+    group by per_day.invoice_id
 ),
 
 customers as (
@@ -63,10 +63,9 @@ balanced as (
         cast(coalesce(totals.credited_amount, 0) as decimal(18, 2)) as credited_amount,
         cast(coalesce(totals.allocated_amount, 0) as decimal(18, 2)) as allocated_amount,
         cast(coalesce(totals.adjusted_amount, 0) as decimal(18, 2)) as adjusted_amount,
-        first_zero.first_zero_date
+        totals.first_zero_date
     from invoices
     left join totals using (invoice_id)
-    left join first_zero using (invoice_id)
     left join customers using (customer_id)
 ),
 

@@ -46,3 +46,24 @@ def test_an_earlier_night_leaves_later_transactions_alone(con):
     # A backfill of 2026-03-01 wants only T1: T9 (effective later) must not be reversed.
     change = append_changes(con, [_alloc("T1", "1", "10.00")], "run2", date(2026, 3, 1))
     assert (change.allocations, change.reversals) == (0, 0)
+
+
+def test_outcomes_keep_the_nights_of_the_history_window_and_every_later_night(con):
+    from pipelines.reconcile.matcher import MatchResult, Outcome, store_outcomes
+
+    def night(day: str, tid: str) -> None:
+        result = MatchResult([], [Outcome(tid, "C1", "account", "allocated")])
+        store_outcomes(con, result, date.fromisoformat(day), f"run-{day}", history_days=7)
+
+    def nights() -> list[tuple[str, str]]:
+        return [(str(d), t) for d, t in con.execute(
+            "SELECT as_of_date, transaction_id FROM recon.receipt_outcomes ORDER BY 1").fetchall()]
+
+    night("2026-03-01", "A")
+    night("2026-03-05", "B")
+    night("2026-03-08", "C")  # 2026-03-01 is exactly 7 days before: kept
+    assert nights() == [("2026-03-01", "A"), ("2026-03-05", "B"), ("2026-03-08", "C")]
+    night("2026-03-09", "D")  # 2026-03-01 is now 8 days before: dropped
+    assert nights() == [("2026-03-05", "B"), ("2026-03-08", "C"), ("2026-03-09", "D")]
+    night("2026-03-05", "E")  # a backfill replaces its own night and leaves later ones alone
+    assert nights() == [("2026-03-05", "E"), ("2026-03-08", "C"), ("2026-03-09", "D")]

@@ -1,3 +1,7 @@
+-- A view: the ledger filtered by date, with nothing computed. Publishing writes it once into
+-- the analysts' file as a table; a table here would be a second full copy of the ledger.
+{{ config(materialized='view') }}
+
 -- Every ledger event (allocation, adjustment, and the reversals that restate them) for
 -- transactions effective on or before the night's date: what was decided, by which rule and
 -- version, with what evidence, in which run.

@@ -2,6 +2,10 @@
 -- settled, when and how late: settled_date = the day its open amount first reached zero
 -- (credit notes by issue date, allocations by value date); days_to_settle = settled_date −
 -- issue_date; days_late = max(0, settled_date − due_date); both null while open.
+-- A view over int_invoices_balanced (the table that holds the balances): the day counts are
+-- arithmetic on its columns; publishing writes it once into the analysts' file.
+{{ config(materialized='view') }}
+
 with invoices as (
     select * from {{ ref('int_invoices_balanced') }}
 )

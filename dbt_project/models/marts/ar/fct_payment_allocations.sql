@@ -5,15 +5,17 @@ with ledger as (
     where effective_date <= {{ as_of_date() }} and kind = 'allocation'
 ),
 
-latest_allocation as (
-    select transaction_id, invoice_id, rule, rule_version, score, decided_by
-    from ledger
-    where event_type = 'allocation' and amount > 0
-    qualify row_number() over (partition by transaction_id, invoice_id order by event_seq desc) = 1
-),
-
+-- per transaction and invoice: the amount in force, and the rule, version, score and decider
+-- of the latest positive allocation (a reversal restates, it does not decide)
 in_force as (
-    select transaction_id, invoice_id, currency, cast(sum(amount) as decimal(18, 2)) as allocated_amount
+    select
+        transaction_id,
+        invoice_id,
+        currency,
+        cast(sum(amount) as decimal(18, 2)) as allocated_amount,
+        arg_max(
+            struct_pack(rule, rule_version, score, decided_by), event_seq
+        ) filter (where event_type = 'allocation' and amount > 0) as latest
     from ledger
     group by transaction_id, invoice_id, currency
     having sum(amount) <> 0
@@ -38,11 +40,10 @@ select
     in_force.allocated_amount,
     in_force.currency,
     transactions.effective_date as value_date,
-    latest_allocation.rule as match_rule,
-    latest_allocation.rule_version,
-    latest_allocation.score as confidence,
-    latest_allocation.decided_by
+    in_force.latest.rule as match_rule,
+    in_force.latest.rule_version,
+    in_force.latest.score as confidence,
+    in_force.latest.decided_by
 from in_force
 inner join transactions using (transaction_id)
 left join invoices using (invoice_id)
-left join latest_allocation using (transaction_id, invoice_id)
