@@ -139,7 +139,7 @@ def build_publish_asset(mart_keys: list[AssetKey], partitions: PartitionsDefinit
         settings = warehouse.settings()
         as_of = date.fromisoformat(context.partition_key)
         with stage("publish") as info:
-            rows = publish(settings, context.run_id)
+            rows = publish(settings, context.run.run_id)
             info["note"] = f"{len(rows)} marts"
         context.log.info("published %s (%s)", settings.published_db, as_of)
         # The HTML report is a by-product: if it fails, the night stays published.

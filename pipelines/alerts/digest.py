@@ -70,11 +70,12 @@ def new_credit_warnings(con: duckdb.DuckDBPyConnection, night: Night) -> list[di
     now_levels = [(r["customer_id"], str(r["warning_level"] or "none"), night.as_of, night.run_id)
                   for r in changed]
     if now_levels:
-        night.write("""
-            INSERT INTO audit.credit_warning_levels VALUES (?, ?, ?, ?)
+        night.write_rows("""
+            INSERT INTO audit.credit_warning_levels
+            SELECT customer_id, warning_level, as_of_date, run_id FROM _rows
             ON CONFLICT (customer_id) DO UPDATE SET warning_level = excluded.warning_level,
                 as_of_date = excluded.as_of_date, run_id = excluded.run_id
-        """, now_levels)
+        """, ["customer_id", "warning_level", "as_of_date", "run_id"], now_levels)
     new.sort(key=lambda r: (-_level_rank(r["warning_level"]), -(r.get("utilization_pct") or 0),
                             str(r["customer_id"])))
     return new

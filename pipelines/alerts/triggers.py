@@ -46,13 +46,33 @@ class Night:
     def write(self, sql: str, rows: list) -> None:
         self.writes.append((sql, rows))
 
+    def write_rows(self, sql: str, columns: list[str], rows: list[tuple]) -> None:
+        """A statement over many rows: ``sql`` reads them from the relation ``_rows`` (with the
+        columns named), in one statement; row-by-row parameters cost a statement each."""
+        self.writes.append((sql, _Rows(columns, rows)))
+
     def apply_writes(self, con: duckdb.DuckDBPyConnection) -> None:
         for sql, rows in self.writes:
-            if rows and isinstance(rows[0], (list, tuple)):
+            if isinstance(rows, _Rows):
+                import pyarrow as pa
+
+                con.register("_rows", pa.table(
+                    {name: [r[i] for r in rows.rows] for i, name in enumerate(rows.columns)}))
+                try:
+                    con.execute(sql)
+                finally:
+                    con.unregister("_rows")
+            elif rows and isinstance(rows[0], (list, tuple)):
                 con.executemany(sql, rows)
             else:
                 con.execute(sql, rows)
         self.writes.clear()
+
+
+@dataclass(frozen=True)
+class _Rows:
+    columns: list[str]
+    rows: list[tuple]
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:

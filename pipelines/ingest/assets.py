@@ -46,8 +46,8 @@ def _ingest(context: AssetExecutionContext, warehouse: WarehouseResource, entiti
     as_of = date.fromisoformat(context.partition_key)
     with stage(f"ingest {entities[0].folder}") as info, connect(settings) as con:
         ensure_schema(con)
-        start_run(con, context.run_id, as_of)
-        stats = ingest_entities(con, settings, context.run_id, entities)
+        start_run(con, context.run.run_id, as_of)
+        stats = ingest_entities(con, settings, context.run.run_id, entities)
         files = sum(s.files_loaded for s in stats.values())
         rows = sum(s.rows_loaded for s in stats.values())
         info["note"] = f"{files} new file(s), {rows:,} rows"
@@ -100,8 +100,8 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
         as_of = date.fromisoformat(context.partition_key)
         with stage("ingest bank") as info, connect(settings) as con:
             ensure_schema(con)
-            start_run(con, context.run_id, as_of)
-            stats = ingest_bank(con, settings, context.run_id)
+            start_run(con, context.run.run_id, as_of)
+            stats = ingest_bank(con, settings, context.run.run_id)
             info["note"] = f"{stats.files_loaded} new file(s), {stats.rows_loaded:,} transactions"
             balances = dict(con.execute(
                 "SELECT balance_status, count(*) FROM raw.bank_statements GROUP BY ALL").fetchall())
