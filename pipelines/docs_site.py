@@ -21,6 +21,7 @@ import duckdb
 
 from pipelines.errors import UsageError
 from pipelines.settings import Settings
+from pipelines.warehouse import open_read_only
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 
@@ -35,7 +36,7 @@ def _last_night(settings: Settings) -> date | None:
         raise UsageError(f"{settings.build_db}: expected a build database, found none "
                          "(run `arw nightly` first)")
     try:
-        con = duckdb.connect(str(settings.build_db), read_only=True)
+        con = open_read_only(settings.build_db, settings)
     except duckdb.IOException as exc:
         raise UsageError(f"{settings.build_db}: expected the build database free, found it in use "
                          f"(a night is running?); try again when it has finished ({exc})") from exc

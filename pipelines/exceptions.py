@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
-
 from pipelines.errors import UsageError
 from pipelines.settings import Settings
+from pipelines.warehouse import open_read_only
 
 # Exactly the columns of manual/decisions*.csv, in the contract's order.
 DECISION_COLUMNS = ("transaction_id", "bank_reference", "action", "invoice_number", "invoice_id",
@@ -120,7 +119,7 @@ def read_worklist(published_db: Path) -> Worklist:
     if not published_db.exists():
         raise UsageError(f"{published_db}: expected a published warehouse, found none "
                          "(run `arw nightly` first)")
-    con = duckdb.connect(str(published_db), read_only=True)
+    con = open_read_only(published_db)
     try:
         relation = con.sql(WORKLIST_SQL)
         names = relation.columns

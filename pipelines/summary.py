@@ -9,7 +9,7 @@ import duckdb
 
 from pipelines.alerts.outbox import summary_line as alerts_summary_line
 from pipelines.settings import Settings
-from pipelines.warehouse import connect, scalar
+from pipelines.warehouse import connect, open_read_only, scalar
 
 
 def _money(value: Decimal | None) -> str:
@@ -88,7 +88,7 @@ def render_summary(settings: Settings, run_id: str, as_of: date, published: bool
         lines += _files_section(con, run_id)
         alerts = alerts_summary_line(con, run_id)
     if published:
-        pub = duckdb.connect(str(settings.published_db), read_only=True)
+        pub = open_read_only(settings.published_db, settings)
         try:
             lines += _published_sections(pub)
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 
@@ -186,6 +187,13 @@ def duckdb_config(settings: Settings) -> dict:
     """The DuckDB limits every connection of the pipeline opens with (ARW_DUCKDB_THREADS,
     ARW_DUCKDB_MEMORY_LIMIT; dbt's connection gets them through dbt_project/profiles.yml)."""
     return {"threads": settings.duckdb_threads, "memory_limit": settings.duckdb_memory_limit}
+
+
+def open_read_only(path: Path, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a warehouse file (the published one, or the build database
+    for the docs) with the configured limits (from the environment when no settings given)."""
+    return duckdb.connect(str(path), read_only=True,
+                          config=duckdb_config(settings or Settings.from_env()))
 
 
 @contextmanager

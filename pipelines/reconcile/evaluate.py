@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
+from pipelines.warehouse import open_read_only
 
 ZERO = Decimal(0)
 
@@ -53,7 +53,7 @@ def evaluate(published_db: Path, truth_dir: Path, as_of: date) -> Score:
         day = date.fromisoformat(p["value_date"] or p["booking_date"])
         if p["matchable"] == "true" and Decimal(p["amount"]) > 0 and day <= as_of:
             matchable[p["payment_ref"]] = sum(truth_alloc[p["payment_ref"]].values(), ZERO)
-    con = duckdb.connect(str(published_db), read_only=True)
+    con = open_read_only(published_db)
     try:
         rows = con.execute(
             "SELECT bank_reference, invoice_id, allocated_amount, match_rule FROM marts.fct_payment_allocations "

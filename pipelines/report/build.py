@@ -15,8 +15,6 @@ from decimal import Decimal
 from html import escape
 from pathlib import Path
 
-import duckdb
-
 from pipelines.report import charts
 from pipelines.report.charts import Bar, Column, Line, Mark
 from pipelines.report.data import (
@@ -27,6 +25,7 @@ from pipelines.report.data import (
     load,
 )
 from pipelines.report.page import BUCKET_COLOURS, CURRENCY_COLOURS, page
+from pipelines.warehouse import open_read_only
 
 # Attainment bars share one scale (0-200 %), so the target line sits in the same place in
 # every chart; a bar beyond 200 % is drawn full and its text gives the real percentage.
@@ -497,7 +496,7 @@ def write_report(published_db: Path, out_html: Path, as_of: date) -> Path:
     if not published_db.is_file():
         raise FileNotFoundError(f"published warehouse {published_db}: expected a DuckDB file, "
                                 "found nothing")
-    con = duckdb.connect(str(published_db), read_only=True)
+    con = open_read_only(published_db)
     try:
         data = load(con, as_of, published_db.name)
     finally:

@@ -1,5 +1,6 @@
 """ARW_DUCKDB_THREADS and ARW_DUCKDB_MEMORY_LIMIT reach the DuckDB connections: the pipeline's
-own (`warehouse.connect`: ingest, reconcile, checks, publish), dbt's (profiles.yml) and `arw sql`'s."""
+own (`warehouse.connect`: ingest, reconcile, checks, publish), dbt's (profiles.yml), `arw sql`'s and
+the read-only ones (`warehouse.open_read_only`: report, exceptions export, summary, docs)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import duckdb
 from pipelines.query import run_query
 from pipelines.settings import Settings
 from pipelines.transform.dbt import run_dbt
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, open_read_only
 
 THREADS, MEMORY = 1, "1500MB"
 SQL = "select current_setting('threads') as t, current_setting('memory_limit') as m"
@@ -38,6 +39,12 @@ def test_the_limits_reach_the_pipelines_dbts_and_the_query_commands_connections(
     duckdb.connect(str(settings.published_db)).close()  # an (empty) published file to query
     run_query(settings, SQL, fmt="csv", output=out)
     assert out.read_text().splitlines()[1] == f"{expected[0]},{expected[1]}"
+
+    # the report, the worklist export, the summary, the docs and the evaluation read files
+    # through open_read_only: with the settings given, or those of the environment
+    for con in (open_read_only(settings.published_db, settings), open_read_only(settings.published_db)):
+        assert con.execute(SQL).fetchone() == expected
+        con.close()
 
 
 def _dbt_limits(settings: Settings) -> tuple:
