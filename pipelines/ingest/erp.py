@@ -8,6 +8,10 @@ their source file, line and load time, and the bad rows go to ``audit.rejects`` 
 reason naming the file, the line, what was expected and what was found. A file missing a
 required column, or that cannot be read at all, is quarantined. Upsert by key (latest
 ``updated_at``, then latest file, then latest line) happens in the dbt staging models.
+
+A file's rows, rejects and registry entry commit together, with those of the files read
+before it in the same batch (``_Batch``: up to ``BATCH_ROWS`` rows): a night stopped half-way
+re-reads exactly the files whose batch did not commit.
 """
 
 from __future__ import annotations
@@ -33,6 +37,40 @@ from pipelines.settings import Settings
 from pipelines.warehouse import MONEY_RAW, one_row, raw_lineage_columns
 
 log = logging.getLogger("arw.ingest")
+
+# Rows per transaction. DuckDB writes a large append straight into the database file; a
+# commit per small file writes every row twice (the WAL, then the checkpoint): at 1M invoices
+# in 18 monthly files, 3.6 s of commits against 0.9 s in one transaction.
+BATCH_ROWS = 1_000_000
+
+
+class _Batch:
+    """One open transaction over consecutive files of an entity."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.open = False
+        self.rows = 0
+
+    def begin(self) -> None:
+        if not self.open:
+            self.con.execute("BEGIN TRANSACTION")
+            self.open, self.rows = True, 0
+
+    def added(self, rows: int) -> None:
+        self.rows += rows
+        if self.rows >= BATCH_ROWS:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.open:
+            self.con.execute("COMMIT")
+            self.open = False
+
+    def rollback(self) -> None:
+        if self.open:
+            self.con.execute("ROLLBACK")
+            self.open = False
 
 TEXT, DATE, DECIMAL, INT, BOOL, CURRENCY, TIMESTAMP, PERIOD = (
     "text", "date", "decimal", "int", "bool", "currency", "timestamp", "period")
@@ -362,10 +400,13 @@ def _typed_expression(col: Col) -> str:
 
 
 def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity, f: InboxFile,
-              run_id: str) -> LoadStats:
-    """Load one file in one transaction: rows + rejects + registry, or quarantine."""
+              run_id: str, batch: _Batch | None = None) -> LoadStats:
+    """Load one file: rows + rejects + registry in one transaction (``batch``'s, shared with
+    the files before it; its own without one), or quarantine."""
     stats = LoadStats()
     label = f.relative_path
+    own = batch is None
+    batch = batch or _Batch(con)
     file_seq = next_file_seq(con)
     try:
         file_columns = _text_table(con, f.path, entity)
@@ -376,6 +417,9 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
                 f"{', '.join(file_columns) or 'no columns'}")
     except FileUnreadable as exc:
         _drop_incoming(con)
+        # the files before it commit first: the file moves to quarantine/ right away, so its
+        # registry row must not wait in a transaction a later failure could roll back
+        batch.commit()
         reason = f"{label}, {exc}"
         quarantine(settings, f, reason)
         register_file(con, f, file_seq, entity.kind, "quarantined", run_id, reason=reason)
@@ -397,7 +441,7 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
         reason_sql = (f"CASE WHEN trim(\"{column}\") = '' THEN {_sql_str(undecided)} "
                       f"ELSE {reason_sql} END")
     now = datetime.now()
-    con.execute("BEGIN TRANSACTION")
+    batch.begin()
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS "
                     f"SELECT *, {reason_sql} AS _reason FROM _incoming")
@@ -420,9 +464,12 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
         rows_in = loaded + rejected
         register_file(con, f, file_seq, entity.kind, "loaded", run_id, rows_in=rows_in,
                       rows_loaded=loaded, rows_rejected=rejected)
-        con.execute("COMMIT")
+        if own:
+            batch.commit()
+        else:
+            batch.added(rows_in)
     except Exception:
-        con.execute("ROLLBACK")
+        batch.rollback()
         raise
     finally:
         con.execute("DROP VIEW IF EXISTS _incoming")
@@ -447,8 +494,14 @@ def ingest_entities(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: 
         paths = list_inbox(settings.inbox, entity.folder, entity.patterns)
         fresh = new_files(con, settings, paths, run_id)
         stats.files_skipped = len(paths) - len(fresh)
-        for f in fresh:
-            stats.add(load_file(con, settings, entity, f, run_id))
+        batch = _Batch(con)
+        try:
+            for f in fresh:
+                stats.add(load_file(con, settings, entity, f, run_id, batch))
+        except BaseException:
+            batch.rollback()
+            raise
+        batch.commit()
         result[entity.name] = stats
     return result
 

@@ -99,3 +99,81 @@ def test_parquet_with_the_same_columns_is_accepted(settings):
     stats, rows, _, _ = _ingest(settings)
     assert stats.rows_loaded == 1
     assert rows[0][:3] == ("007", "N-007", Decimal("99.990000"))
+
+
+def _invoice_file(settings: Settings, name: str, first: int, rows: int) -> None:
+    (settings.inbox / "erp" / name).write_text(HEADER + "".join(
+        f"{i:04d},INV-{i:04d},,C1,,2026-01-05,2026-02-04,EUR,10,issued,false,\n"
+        for i in range(first, first + rows)), encoding="utf-8")
+
+
+def _crash_at(monkeypatch, name: str):
+    from pipelines.ingest import erp
+
+    real = erp.register_file
+
+    def crash(con, f, *args, **kwargs):
+        if f.relative_path.endswith(name):
+            raise RuntimeError("killed")
+        return real(con, f, *args, **kwargs)
+
+    monkeypatch.setattr(erp, "register_file", crash)
+    return lambda: monkeypatch.setattr(erp, "register_file", real)
+
+
+def _committed(settings: Settings) -> list[tuple]:
+    with connect(settings) as con:
+        return con.execute("SELECT file_name, status FROM audit.files ORDER BY file_seq").fetchall()
+
+
+def test_a_failure_rolls_back_the_files_of_its_batch_and_the_next_night_reads_them_again(
+        settings, monkeypatch):
+    """Files commit in batches: a crash while loading the third file loses nothing and
+    repeats nothing: the next night takes in all three, each once."""
+    for n in range(3):
+        _invoice_file(settings, f"invoices_{n}.csv", n * 10, 10)
+    restore = _crash_at(monkeypatch, "invoices_2.csv")
+    with pytest.raises(RuntimeError, match="killed"):
+        _ingest(settings, "r1")
+    assert _committed(settings) == []
+    with connect(settings) as con:
+        assert con.execute("SELECT count(*) FROM raw.erp_invoices").fetchall() == [(0,)]
+    restore()
+    stats, rows, _, files = _ingest(settings, "r2")
+    assert (stats.files_loaded, stats.rows_loaded) == (3, 30)
+    assert sorted(r[0] for r in rows) == [f"{i:04d}" for i in range(30)]
+    assert [(f[0], f[1], f[2]) for f in files] == [(f"invoices_{n}.csv", "loaded", 10) for n in range(3)]
+
+
+def test_a_batch_commits_at_its_row_limit(settings, monkeypatch):
+    """Batches of 15 rows: files of 10 rows commit two by two; a crash in the fourth file
+    rolls back the third with it, and the next night reads those two."""
+    from pipelines.ingest import erp
+
+    monkeypatch.setattr(erp, "BATCH_ROWS", 15)
+    for n in range(4):
+        _invoice_file(settings, f"invoices_{n}.csv", n * 10, 10)
+    restore = _crash_at(monkeypatch, "invoices_3.csv")
+    with pytest.raises(RuntimeError, match="killed"):
+        _ingest(settings, "r1")
+    assert _committed(settings) == [("invoices_0.csv", "loaded"), ("invoices_1.csv", "loaded")]
+    restore()
+    stats, rows, _, _ = _ingest(settings, "r2")
+    assert (stats.files_loaded, stats.rows_loaded) == (2, 20)
+    assert sorted(r[0] for r in rows) == [f"{i:04d}" for i in range(40)]
+
+
+def test_the_files_before_a_quarantined_file_commit_before_it_moves(settings, monkeypatch):
+    """A quarantined file's registry row cannot wait in a batch that a later failure could
+    roll back: the batch before it commits, then the quarantine is recorded."""
+    _invoice_file(settings, "invoices_0.csv", 0, 10)
+    (settings.inbox / "erp" / "invoices_1.csv").write_text("not,an,invoice,file\n1,2,3,4\n")
+    _invoice_file(settings, "invoices_2.csv", 20, 10)
+    restore = _crash_at(monkeypatch, "invoices_2.csv")
+    with pytest.raises(RuntimeError, match="killed"):
+        _ingest(settings, "r1")
+    assert _committed(settings) == [("invoices_0.csv", "loaded"), ("invoices_1.csv", "quarantined")]
+    restore()
+    stats, rows, _, _ = _ingest(settings, "r2")
+    assert (stats.files_loaded, stats.rows_loaded) == (1, 10)
+    assert sorted(r[0] for r in rows) == [f"{i:04d}" for i in (*range(10), *range(20, 30))]
