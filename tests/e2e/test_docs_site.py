@@ -29,7 +29,10 @@ def site(generated_night):
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "docs", "--serve", "--port", str(port),
          "--warehouse-dir", str(wh)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        # as in a terminal: Ctrl-C reaches the server even when this test runs in a background
+        # job (a non-interactive shell starts those with SIGINT ignored, and children inherit it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     output, url = [], None
