@@ -25,6 +25,7 @@ from decimal import Decimal
 import duckdb
 
 from pipelines.alerts.model import ERROR, FACT, PROBLEM, WARNING, Alert, bullet_list, money
+from pipelines.ingest.erp import UNDECIDED_REASON
 from pipelines.quality.checks import night_file_seqs, table_columns
 from pipelines.quality.controls import TABLE_OF_KIND, file_counts
 from pipelines.settings import AlertSettings
@@ -90,11 +91,20 @@ def _by_currency(rows) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- input
 def bad_input(con: duckdb.DuckDBPyConnection, night: Night) -> list[Alert]:
+    """Quarantined files and rejected rows of the night. Worklist rows a person left
+    undecided are set aside as rejects too, but they are not bad input: they are left out."""
+    undecided = {"run": night.run_id, "undecided": ": " + UNDECIDED_REASON}
     files = con.execute("""
-        SELECT relative_path, status, rows_in, rows_rejected, coalesce(reason, ''), file_hash
-        FROM audit.files WHERE run_id = ? AND (status = 'quarantined' OR rows_rejected > 0)
+        WITH undecided AS (
+            SELECT file_hash, count(*) AS n FROM audit.rejects
+            WHERE run_id = $run AND ends_with(reason, $undecided) GROUP BY file_hash
+        )
+        SELECT relative_path, status, rows_in, rows_rejected - coalesce(u.n, 0) AS bad,
+               coalesce(reason, ''), file_hash
+        FROM audit.files LEFT JOIN undecided u USING (file_hash)
+        WHERE run_id = $run AND (status = 'quarantined' OR rows_rejected - coalesce(u.n, 0) > 0)
         ORDER BY file_seq
-    """, [night.run_id]).fetchall()
+    """, undecided).fetchall()
     if not files:
         return []
     quarantined = [f for f in files if f[1] == "quarantined"]
@@ -108,8 +118,9 @@ def bad_input(con: duckdb.DuckDBPyConnection, night: Night) -> list[Alert]:
     lines = [f"{path}: quarantined — {reason}" for path, _, _, _, reason, _ in quarantined]
     lines += [f"{path}: {n:,} of {total:,} rows rejected" for path, _, total, n, _, _ in rejected]
     sample = con.execute("""
-        SELECT reason FROM audit.rejects WHERE run_id = ? ORDER BY source_file, line_number LIMIT 5
-    """, [night.run_id]).fetchall()
+        SELECT reason FROM audit.rejects WHERE run_id = $run AND NOT ends_with(reason, $undecided)
+        ORDER BY source_file, line_number LIMIT 5
+    """, undecided).fetchall()
     body = ("Nothing was dropped: quarantined files are under the warehouse's quarantine/ folder "
             "with their reason; rejected rows are in audit.rejects.\n"
             + bullet_list(lines, night.settings.digest_max_items, "more files"))

@@ -79,6 +79,11 @@ _SQL_TYPES = {TEXT: "VARCHAR", DATE: "DATE", DECIMAL: MONEY_RAW, INT: "INTEGER",
               CURRENCY: "VARCHAR", TIMESTAMP: "TIMESTAMP", PERIOD: "VARCHAR"}
 
 
+# The reason a worklist row a person left undecided is set aside with: not bad input (the
+# bad-input alert leaves these rows out), the exception simply stays open.
+UNDECIDED_REASON = "no decision filled in (action blank)"
+
+
 @dataclass(frozen=True)
 class Col:
     name: str
@@ -161,7 +166,7 @@ ENTITIES: tuple[Entity, ...] = (
         Col("invoice_number"), Col("invoice_id"), Col("amount", DECIMAL), Col("currency", CURRENCY),
         Col("decided_by", required=True), Col("decided_at", TIMESTAMP, required=True),
         Col("note")), one_of=(("transaction_id", "bank_reference"),),
-        blank_means_undecided=("action", "no decision filled in (action blank)")),
+        blank_means_undecided=("action", UNDECIDED_REASON)),
 )
 
 ENTITY_BY_NAME = {e.name: e for e in ENTITIES}

@@ -254,3 +254,28 @@ def test_an_empty_warehouse_raises_no_trigger_errors(settings, published):
     with connect(settings) as con:
         alerts = evaluate(con, night(settings, published=published), None)
     assert [a.kind for a in alerts] == ([] if published else ["run_failed"])
+
+
+def test_worklist_rows_left_undecided_are_not_bad_input(settings):
+    """A returned worklist with two rows left blank and one bad row: the alert counts the bad
+    row only; with the blank rows alone there is no alert (the exceptions simply stay open)."""
+    def decisions_file(con, file_hash, rejected, reasons):
+        con.execute("INSERT INTO audit.files VALUES (?, 1, 'decisions.csv', 'manual/decisions.csv', "
+                    "'manual:decisions', 10, 'loaded', 4, ?, ?, 0, NULL, 'run-1', ?)",
+                    [file_hash, 4 - rejected, rejected, NOW])
+        for line, reason in reasons:
+            con.execute("INSERT INTO audit.rejects VALUES ('run-1', ?, 'manual/decisions.csv', "
+                        "'manual:decisions', ?, ?, ?, '{}', ?)",
+                        [file_hash, line, f"line {line}", f"manual/decisions.csv, line {line}: {reason}", NOW])
+
+    blank = "no decision filled in (action blank)"
+    with connect(settings) as con:
+        decisions_file(con, "h1", 2, [(2, blank), (4, blank)])
+        assert bad_input(con, night(settings)) == []
+        decisions_file(con, "h2", 3, [(2, blank), (3, 'decided_at: expected a date or timestamp (ISO 8601), '
+                                                   'found "yesterday"'), (5, blank)])
+        [alert] = bad_input(con, night(settings))
+    assert alert.subject == "Bad input on the night of 2026-10-31: 1 row(s) rejected in 1 file(s)"
+    assert "- manual/decisions.csv: 1 of 4 rows rejected" in alert.body
+    assert blank not in alert.body
+    assert 'line 3: decided_at: expected a date or timestamp (ISO 8601), found "yesterday"' in alert.body
