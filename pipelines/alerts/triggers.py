@@ -44,8 +44,9 @@ class Night:
     # as the alerts: a crash between the two can neither lose an alert nor repeat one.
     writes: list[tuple[str, list]] = field(default_factory=list)
 
-    def write(self, sql: str, rows: list) -> None:
-        self.writes.append((sql, rows))
+    def write(self, sql: str, params: list) -> None:
+        """One statement with its parameters."""
+        self.writes.append((sql, params))
 
     def write_rows(self, sql: str, columns: list[str], rows: list[tuple]) -> None:
         """A statement over many rows: ``sql`` reads them from the relation ``_rows`` (with the
@@ -63,8 +64,6 @@ class Night:
                     con.execute(sql)
                 finally:
                     con.unregister("_rows")
-            elif rows and isinstance(rows[0], (list, tuple)):
-                con.executemany(sql, rows)
             else:
                 con.execute(sql, rows)
         self.writes.clear()
@@ -254,7 +253,9 @@ def match_rate_drop(con: duckdb.DuckDBPyConnection, night: Night) -> list[Alert]
         rows.append([night.as_of, currency, night.run_id, now, receipts, applied, rate])
     night.write("DELETE FROM audit.match_rates WHERE as_of_date = ?", [night.as_of])
     if rows:
-        night.write("INSERT INTO audit.match_rates VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        night.write_rows("INSERT INTO audit.match_rates SELECT * FROM _rows",
+                         ["as_of_date", "currency", "run_id", "evaluated_at", "ar_receipts_amount",
+                          "matcher_applied_amount", "auto_match_rate"], rows)
     alerts = []
     for currency, rate in sorted(rates.items()):
         earlier = [r[0] for r in con.execute("""

@@ -405,13 +405,11 @@ def _typed_expression(col: Col) -> str:
 
 
 def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity, f: InboxFile,
-              run_id: str, batch: _Batch | None = None) -> LoadStats:
-    """Load one file: rows + rejects + registry in one transaction (``batch``'s, shared with
-    the files before it; its own without one), or quarantine."""
+              run_id: str, batch: _Batch) -> LoadStats:
+    """Load one file: rows + rejects + registry in ``batch``'s transaction (shared with the
+    files before it), or quarantine."""
     stats = LoadStats()
     label = f.relative_path
-    own = batch is None
-    batch = batch or _Batch(con)
     file_seq = next_file_seq(con)
     try:
         file_columns = _text_table(con, f.path, entity)
@@ -469,10 +467,7 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
         rows_in = loaded + rejected
         register_file(con, f, file_seq, entity.kind, "loaded", run_id, rows_in=rows_in,
                       rows_loaded=loaded, rows_rejected=rejected)
-        if own:
-            batch.commit()
-        else:
-            batch.added(rows_in)
+        batch.added(rows_in)
     except Exception:
         batch.rollback()
         raise

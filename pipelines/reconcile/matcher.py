@@ -32,7 +32,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -746,8 +746,6 @@ def store_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult, as_of: d
     of nights more than ``history_days`` before it: each night holds every receipt's outcome,
     so the table would otherwise grow by a full copy a night. Later nights are kept (a backfill
     of an earlier date leaves them as they are)."""
-    from datetime import timedelta
-
     import pyarrow as pa
 
     outcomes = result.outcomes
