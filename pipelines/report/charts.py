@@ -132,18 +132,25 @@ def hbar_chart(bars: Sequence[Bar], *, label: str, scale_max: float | None = Non
     return _svg(WIDTH, height, label, body)
 
 
+def _y_grid(ticks: Sequence[tuple[float, str]], scale: float, left: float, right: float, top: float,
+            plot_h: float) -> list[str]:
+    """A horizontal grid line and a y-axis label per (value, text) tick, 0 at the bottom."""
+    body: list[str] = []
+    for value, text in ticks:
+        y = top + plot_h * (1 - value / scale)
+        body.append(f'<line class="grid" x1="{_num(left)}" y1="{_num(y)}" x2="{_num(WIDTH - right)}" '
+                    f'y2="{_num(y)}"/>')
+        body.append(f'<text class="axis" x="{_num(left - 6)}" y="{_num(y + 4)}" '
+                    f'text-anchor="end">{escape(text)}</text>')
+    return body
+
+
 def stacked_columns(columns: Sequence[Column], *, label: str, ticks: Sequence[Decimal]) -> str:
     """Vertical stacked columns over a y axis from 0 to the last tick."""
     height, left, right, top, bottom = 240.0, 96.0, 12.0, 22.0, 30.0
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     scale = float(ticks[-1]) if ticks and ticks[-1] > 0 else 1.0
-    body: list[str] = []
-    for t in ticks:
-        y = top + plot_h * (1 - float(t) / scale)
-        body.append(f'<line class="grid" x1="{_num(left)}" y1="{_num(y)}" x2="{_num(WIDTH - right)}" '
-                    f'y2="{_num(y)}"/>')
-        body.append(f'<text class="axis" x="{_num(left - 6)}" y="{_num(y + 4)}" '
-                    f'text-anchor="end">{escape(tick_text(t))}</text>')
+    body = _y_grid([(float(t), tick_text(t)) for t in ticks], scale, left, right, top, plot_h)
     n = max(len(columns), 1)
     slot = plot_w / n
     bar_w = min(56.0, slot * 0.7)
@@ -170,13 +177,7 @@ def line_chart(lines: Sequence[Line], x_labels: Sequence[str], *, label: str,
     height, left, right, top, bottom = 240.0, 56.0, 16.0, 14.0, 30.0
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     scale = ticks[-1][0] if ticks and ticks[-1][0] > 0 else 1.0
-    body: list[str] = []
-    for value, text in ticks:
-        y = top + plot_h * (1 - value / scale)
-        body.append(f'<line class="grid" x1="{_num(left)}" y1="{_num(y)}" x2="{_num(WIDTH - right)}" '
-                    f'y2="{_num(y)}"/>')
-        body.append(f'<text class="axis" x="{_num(left - 6)}" y="{_num(y + 4)}" '
-                    f'text-anchor="end">{escape(text)}</text>')
+    body = _y_grid(ticks, scale, left, right, top, plot_h)
     n = max(len(x_labels), 1)
     slot = plot_w / n
     every = max(1, math.ceil(n * 64 / plot_w))

@@ -41,6 +41,8 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -468,6 +470,18 @@ def _write_bank(con: duckdb.DuckDBPyConnection, bank: Path, suffixes: list[tuple
     return rows, files
 
 
+@contextmanager
+def _world(out_dir: Path, invoices: int, seed: int, end_date: date, months: int, customers: int | None,
+           threads: int, memory_limit: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, _World]]:
+    """A scratch DuckDB session (in a temp folder under ``out_dir``) and the generated world."""
+    with tempfile.TemporaryDirectory(prefix="arw-scale-", dir=out_dir) as tmp:
+        con = _connect(Path(tmp), threads, memory_limit)
+        try:
+            yield con, _World(con, invoices, seed, end_date, months, customers)
+        finally:
+            con.close()
+
+
 def generate_scale(out_dir: Path, invoices: int, seed: int = 7, end_date: date = date(2026, 10, 31),
                    months: int = 18, customers: int | None = None, erp_format: str = "parquet",
                    threads: int = 2, memory_limit: str = "4GB") -> ScaleSummary:
@@ -478,41 +492,37 @@ def generate_scale(out_dir: Path, invoices: int, seed: int = 7, end_date: date =
     inbox = _prepare(out_dir)
     ext = erp_format
     text = erp_format == "csv"
-    with tempfile.TemporaryDirectory(prefix="arw-scale-", dir=out_dir) as tmp:
-        con = _connect(Path(tmp), threads, memory_limit)
-        try:
-            w = _World(con, invoices, seed, end_date, months, customers)
-            erp = inbox / "erp"
-            erp_files = 0
-            _copy(con, w.customers_sql(text), erp / f"customers.{ext}", ext)
-            _copy(con, w.salespeople_sql(), erp / f"salespeople.{ext}", ext)
-            order_count = 0
-            open_orders = invoices // 25
-            months_list = _months(w.start, end_date)
-            for first, last in months_list:
-                lo = -(-invoices * (first - w.start).days // w.span)  # first i issued in the month
-                hi = -(-invoices * ((last - w.start).days + 1) // w.span)
-                _copy(con, w.invoices_sql(lo, hi, text), erp / f"invoices_{first:%Y-%m}.{ext}", ext)
-                last_month = last == end_date
-                base_open = invoices * SLOTS  # open orders numbered after every invoice
-                order_count += _copy(con, w.orders_sql(lo, hi, text, base_open if last_month else 0,
-                                                       base_open + open_orders if last_month else 0),
-                                     erp / f"orders_{first:%Y-%m}.{ext}", ext)
-                erp_files += 2
-            credit_notes = _copy(con, w.credit_notes_sql(), erp / f"credit_notes.{ext}", ext)
-            _copy(con, w.targets_sql(), erp / f"collection_targets.{ext}", ext)
-            _copy(con, w.fx_sql(w.start - timedelta(days=10), end_date), erp / f"fx_rates.{ext}", ext)
-            erp_files += 5
-            con.execute(f"CREATE TABLE _pay AS {w.payments_sql()}")
-            rows, files = _write_bank(con, inbox / "bank", [
-                (f"{first:%Y-%m}", first.isoformat(), last.isoformat()) for first, last in months_list])
-            summary = ScaleSummary(invoices=invoices, customers=w.customers, salespeople=w.salespeople,
-                                   orders=order_count, credit_notes=credit_notes, bank_transactions=rows,
-                                   bank_files=files, erp_files=erp_files,
-                                   seconds=round(time.monotonic() - started, 1),
-                                   bytes=sum(p.stat().st_size for p in inbox.rglob("*") if p.is_file()))
-        finally:
-            con.close()
+    with _world(out_dir, invoices, seed, end_date, months, customers, threads,
+                memory_limit) as (con, w):
+        erp = inbox / "erp"
+        erp_files = 0
+        _copy(con, w.customers_sql(text), erp / f"customers.{ext}", ext)
+        _copy(con, w.salespeople_sql(), erp / f"salespeople.{ext}", ext)
+        order_count = 0
+        open_orders = invoices // 25
+        months_list = _months(w.start, end_date)
+        for first, last in months_list:
+            lo = -(-invoices * (first - w.start).days // w.span)  # first i issued in the month
+            hi = -(-invoices * ((last - w.start).days + 1) // w.span)
+            _copy(con, w.invoices_sql(lo, hi, text), erp / f"invoices_{first:%Y-%m}.{ext}", ext)
+            last_month = last == end_date
+            base_open = invoices * SLOTS  # open orders numbered after every invoice
+            order_count += _copy(con, w.orders_sql(lo, hi, text, base_open if last_month else 0,
+                                                   base_open + open_orders if last_month else 0),
+                                 erp / f"orders_{first:%Y-%m}.{ext}", ext)
+            erp_files += 2
+        credit_notes = _copy(con, w.credit_notes_sql(), erp / f"credit_notes.{ext}", ext)
+        _copy(con, w.targets_sql(), erp / f"collection_targets.{ext}", ext)
+        _copy(con, w.fx_sql(w.start - timedelta(days=10), end_date), erp / f"fx_rates.{ext}", ext)
+        erp_files += 5
+        con.execute(f"CREATE TABLE _pay AS {w.payments_sql()}")
+        rows, files = _write_bank(con, inbox / "bank", [
+            (f"{first:%Y-%m}", first.isoformat(), last.isoformat()) for first, last in months_list])
+        summary = ScaleSummary(invoices=invoices, customers=w.customers, salespeople=w.salespeople,
+                               orders=order_count, credit_notes=credit_notes, bank_transactions=rows,
+                               bank_files=files, erp_files=erp_files,
+                               seconds=round(time.monotonic() - started, 1),
+                               bytes=sum(p.stat().st_size for p in inbox.rglob("*") if p.is_file()))
     return summary
 
 
@@ -527,25 +537,21 @@ def write_increment(out_dir: Path, invoices: int, seed: int = 7, end_date: date 
     day = end_date + timedelta(days=1)
     ext = erp_format
     text = erp_format == "csv"
-    with tempfile.TemporaryDirectory(prefix="arw-scale-", dir=out_dir) as tmp:
-        con = _connect(Path(tmp), threads, memory_limit)
-        try:
-            w = _World(con, invoices, seed, end_date, months, customers)
-            lo, hi = invoices, invoices + day_invoices
-            erp = inbox / "erp"
-            new_invoices = _copy(con, w.invoices_sql(lo, hi, text), erp / f"invoices_{day}.{ext}", ext)
-            orders = _copy(con, w.orders_sql(lo, hi, text), erp / f"orders_{day}.{ext}", ext)
-            future = w.future_payments()
-            p_inc = min(1.0, day_invoices / future) if future else 0.0
-            con.execute(f"CREATE TABLE _pay AS {w.payments_sql(increment=day_invoices, p_inc=p_inc)}")
-            rows, files = _write_bank(con, inbox / "bank", [(day.isoformat(), day.isoformat(), day.isoformat())])
-            summary = ScaleSummary(invoices=new_invoices, customers=0, salespeople=0, orders=orders,
-                                   credit_notes=0, bank_transactions=rows, bank_files=files, erp_files=2,
-                                   seconds=round(time.monotonic() - started, 1),
-                                   bytes=sum(p.stat().st_size for p in (erp / f"invoices_{day}.{ext}",
-                                                                        erp / f"orders_{day}.{ext}")))
-        finally:
-            con.close()
+    with _world(out_dir, invoices, seed, end_date, months, customers, threads,
+                memory_limit) as (con, w):
+        lo, hi = invoices, invoices + day_invoices
+        erp = inbox / "erp"
+        new_invoices = _copy(con, w.invoices_sql(lo, hi, text), erp / f"invoices_{day}.{ext}", ext)
+        orders = _copy(con, w.orders_sql(lo, hi, text), erp / f"orders_{day}.{ext}", ext)
+        future = w.future_payments()
+        p_inc = min(1.0, day_invoices / future) if future else 0.0
+        con.execute(f"CREATE TABLE _pay AS {w.payments_sql(increment=day_invoices, p_inc=p_inc)}")
+        rows, files = _write_bank(con, inbox / "bank", [(day.isoformat(), day.isoformat(), day.isoformat())])
+        summary = ScaleSummary(invoices=new_invoices, customers=0, salespeople=0, orders=orders,
+                               credit_notes=0, bank_transactions=rows, bank_files=files, erp_files=2,
+                               seconds=round(time.monotonic() - started, 1),
+                               bytes=sum(p.stat().st_size for p in (erp / f"invoices_{day}.{ext}",
+                                                                    erp / f"orders_{day}.{ext}")))
     return summary
 
 
