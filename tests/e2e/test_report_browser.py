@@ -20,6 +20,8 @@ import duckdb
 import pytest
 from websockets.sync.client import connect
 
+from tests.unit.report_sql import TOP_OVERDUE_SQL
+
 AS_OF = "2026-10-31"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SECTIONS = ("headline", "aging", "aging-trend", "collections", "top-overdue", "credit-warnings",
@@ -241,17 +243,7 @@ def test_headline_and_aging_bars_equal_the_warehouse(page):
 
 
 def test_top_overdue_customers_are_the_warehouse_top_10(page):
-    expected = _sql(page, """
-        WITH overdue AS (
-            SELECT customer_id, currency, sum(open_amount) AS amount FROM marts.fct_ar_aging
-            WHERE days_past_due > 0 GROUP BY ALL
-        ), fx AS (
-            SELECT currency, fx_rate FROM marts.fct_ar_kpis
-            WHERE basis = 'reporting' AND NOT missing_fx_rate
-        )
-        SELECT customer_id, currency, amount FROM overdue LEFT JOIN fx USING (currency)
-        ORDER BY round(amount * fx_rate, 2) DESC NULLS LAST, amount DESC, customer_id, currency
-        LIMIT 10""")
+    expected = _sql(page, TOP_OVERDUE_SQL)
     rows = page["tools"].evaluate("""
         [...document.querySelectorAll('#top-overdue tr[data-rank]')]
             .map(r => [r.dataset.customerId, r.dataset.currency, r.dataset.amount])""")

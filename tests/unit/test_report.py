@@ -19,6 +19,7 @@ from pipelines.report import write_report
 from pipelines.report.build import money, pct, pct_of
 from pipelines.report.charts import nice_ticks
 from pipelines.settings import DBT_PROJECT_DIR, Settings
+from tests.unit.report_sql import TOP_OVERDUE_SQL
 
 AS_OF = date(2026, 10, 31)
 
@@ -231,16 +232,7 @@ def test_each_aging_bar_carries_its_bucket_sum_exactly(published, report):
 
 
 def test_top_overdue_customers_are_the_sql_top_10_in_the_reporting_currency(published, report):
-    expected = _sql(published, """
-        WITH overdue AS (
-            SELECT customer_id, currency, sum(open_amount) AS amount FROM marts.fct_ar_aging
-            WHERE days_past_due > 0 GROUP BY ALL
-        ), fx AS (
-            SELECT currency, fx_rate FROM marts.fct_ar_kpis
-            WHERE basis = 'reporting' AND NOT missing_fx_rate
-        )
-        SELECT customer_id, currency, amount FROM overdue LEFT JOIN fx USING (currency)
-        ORDER BY round(amount * fx_rate, 2) DESC NULLS LAST, amount DESC, customer_id LIMIT 10""")
+    expected = _sql(published, TOP_OVERDUE_SQL)
     rows = elements(report, "top-overdue", "tr", "data-rank")
     assert [(r["data-customer-id"], r["data-currency"], Decimal(r["data-amount"]))
             for r in rows] == expected
