@@ -63,6 +63,9 @@ class MatcherSettings:
     # recon.receipt_outcomes holds every receipt's outcome once per night: nights older than
     # this many days before the night being run are dropped (the marts read the night's own).
     outcome_history_days: int = 7
+    # Resume the walk after the last night when nothing it read has changed (ARW_MATCHER_RESUME;
+    # 0 walks all history every night, as a check or to measure).
+    resume: bool = True
 
     @classmethod
     def from_env(cls) -> MatcherSettings:
@@ -78,6 +81,7 @@ class MatcherSettings:
             max_combination_candidates=int(_env("ARW_MAX_COMBINATION_CANDIDATES", "20")),
             name_match_threshold=float(_env("ARW_NAME_MATCH_THRESHOLD", "90")),
             outcome_history_days=max(0, int(_env("ARW_OUTCOME_HISTORY_DAYS", "7"))),
+            resume=_env_bool("ARW_MATCHER_RESUME", True),
         )
 
 

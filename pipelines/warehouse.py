@@ -176,6 +176,19 @@ CREATE TABLE IF NOT EXISTS recon.receipt_outcomes (
     reason_code VARCHAR,
     candidates VARCHAR                 -- invoice numbers, `;`-separated
 );
+
+-- Where the matcher may resume (pipelines/reconcile/night.py): the last night walked and a
+-- fingerprint of everything that walk read; one row. And the payer accounts it had learned.
+CREATE TABLE IF NOT EXISTS recon.matcher_checkpoint (
+    as_of_date DATE NOT NULL,
+    run_id VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL,      -- JSON: per input, row count and sum of row hashes
+    outcomes BIGINT NOT NULL           -- the night's rows in recon.receipt_outcomes
+);
+CREATE TABLE IF NOT EXISTS recon.learned_accounts (
+    account_key VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL
+);
 """
 
 

@@ -1,7 +1,6 @@
 """The reconcile asset: match payments to invoices and append the ledger's changes."""
 
 
-from collections import Counter
 from datetime import date
 
 from dagster import (
@@ -14,8 +13,7 @@ from dagster import (
 
 from pipelines.automation import nightly_asset_kwargs
 from pipelines.progress import stage
-from pipelines.reconcile.ledger import append_changes
-from pipelines.reconcile.matcher import match, store_outcomes
+from pipelines.reconcile.night import reconcile_night
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import connect
 
@@ -26,7 +24,7 @@ MATCHER_INPUTS = [
     AssetKey(["staging", "stg_bank__transactions"]),
     AssetKey(["staging", "stg_manual__decisions"]),
 ]
-# The outcomes table is written in the same transaction as the ledger.
+# The outcomes and the matcher's checkpoint are written in the same transaction as the ledger.
 
 
 def build_reconcile_asset(partitions: PartitionsDefinition):
@@ -44,20 +42,18 @@ def build_reconcile_asset(partitions: PartitionsDefinition):
         settings = warehouse.settings()
         as_of = date.fromisoformat(context.partition_key)
         with stage("reconcile") as info, connect(settings) as con:
-            result = match(con, as_of, settings.matcher)
-            con.execute("BEGIN TRANSACTION")
-            change = append_changes(con, result.entries, context.run.run_id, as_of)
-            store_outcomes(con, result, as_of, context.run.run_id,
-                           settings.matcher.outcome_history_days)
-            con.execute("COMMIT")
-            counts = Counter(o.outcome for o in result.outcomes)
-            info["note"] = (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
-                            + f"; ledger +{change.allocations:,} entries, +{change.reversals:,} reversals")
+            night = reconcile_night(con, as_of, settings.matcher, context.run.run_id)
+            info["note"] = (", ".join(f"{k} {v:,}" for k, v in night.counts.items())
+                            + f"; ledger +{night.change.allocations:,} entries, "
+                            f"+{night.change.reversals:,} reversals; {night.plan.why}")
+        context.log.info(f"Matcher: {night.plan.why} ({night.walked:,} transactions decided)")
         return MaterializeResult(metadata={
-            "entries_wanted": len(result.entries),
-            **{f"receipts_{k}": v for k, v in counts.items()},
-            "ledger_allocations_appended": change.allocations,
-            "ledger_reversals_appended": change.reversals,
+            "walk": night.plan.why,
+            "transactions_decided": night.walked,
+            "entries_wanted": night.entries_wanted,
+            **{f"receipts_{k}": v for k, v in night.counts.items()},
+            "ledger_allocations_appended": night.change.allocations,
+            "ledger_reversals_appended": night.change.reversals,
         })
 
     return allocation_ledger

@@ -74,9 +74,12 @@ def normalise_account_sql(column: str) -> str:
     return f"upper(regexp_replace(coalesce({column}, ''), '[^A-Za-z0-9]', '', 'g'))"
 
 
-def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    """Create the temp tables ``_txns``, ``_invoice_keys``, ``_refs`` and ``_payer_known``."""
+def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date, since: date | None = None) -> None:
+    """Create the temp tables ``_txns``, ``_invoice_keys``, ``_refs`` and ``_payer_known`` for the
+    transactions effective on or before ``as_of`` (and after ``since``, when given)."""
     d = f"DATE '{as_of.isoformat()}'"
+    if since is not None:
+        d += f" AND effective_date > DATE '{since.isoformat()}'"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _txns AS
         SELECT transaction_id, bank_reference, effective_date, amount, currency,

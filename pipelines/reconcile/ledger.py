@@ -84,10 +84,11 @@ def gc_paused() -> Iterator[None]:
 
 
 def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], run_id: str,
-                   as_of: date) -> LedgerChange:
-    """Bring the ledger in line with ``desired`` for transactions effective on or before ``as_of``.
+                   as_of: date, since: date | None = None) -> LedgerChange:
+    """Bring the ledger in line with ``desired`` for entries effective on or before ``as_of``
+    (and after ``since``, when given: a resumed walk wants only entries after it).
 
-    Transactions after ``as_of`` are left alone (a backfill of an earlier night does not
+    Entries after ``as_of`` are left alone (a backfill of an earlier night does not
     reverse what later nights decided).
     """
     with gc_paused():
@@ -110,6 +111,7 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
 
     # What is in force now, per entry key, with the details of its latest allocation event.
     key = "transaction_id, invoice_id, kind, effective_date, rule"
+    after = "" if since is None else f" AND effective_date > DATE '{since.isoformat()}'"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _in_force AS
         SELECT {key}, any_value(currency) AS currency, sum(amount) AS amount,
@@ -118,7 +120,7 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
                arg_max(evidence, event_seq) FILTER (WHERE event_type = 'allocation') AS evidence,
                arg_max(decided_by, event_seq) FILTER (WHERE event_type = 'allocation') AS decided_by
         FROM recon.allocation_ledger
-        WHERE effective_date <= DATE '{as_of.isoformat()}'
+        WHERE effective_date <= DATE '{as_of.isoformat()}'{after}
         GROUP BY {key}
         HAVING sum(amount) <> 0
     """)

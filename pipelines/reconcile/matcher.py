@@ -32,7 +32,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import duckdb
@@ -40,7 +40,7 @@ import numpy as np
 import orjson
 
 from pipelines.reconcile.combine import subsets_summing_to
-from pipelines.reconcile.evidence import build_evidence
+from pipelines.reconcile.evidence import build_evidence, normalise_account_sql
 from pipelines.reconcile.ledger import Allocation, gc_paused
 from pipelines.settings import MatcherSettings
 
@@ -104,6 +104,9 @@ class Invoice:
 class MatchResult:
     entries: list[Allocation]
     outcomes: list[Outcome]
+    learned_accounts: dict[str, str] = field(default_factory=dict)
+    # resumed walk: receipts of earlier nights a new return sent back (id → return reason)
+    earlier_returned: dict[str, str] = field(default_factory=dict)
 
 
 def name_key(name: str | None) -> str:
@@ -141,19 +144,26 @@ class _Book:
     invoice (allocations and adjustments) is a list by row.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        con.execute("""
+    def __init__(self, con: duckdb.DuckDBPyConnection, resumed: bool = False):
+        # A resumed walk (see ``Resume``) needs only the invoices ``_book_scope`` names, with
+        # what the earlier nights applied to them; their order among themselves is the same.
+        scope = "WHERE invoice_id IN (SELECT invoice_id FROM _book_scope)" if resumed else ""
+        con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _book_rows AS
             SELECT invoice_id, invoice_number, customer_id, currency, issue_date, due_date,
                    CAST(amount * 100 AS BIGINT) AS cents, status,
                    CAST(row_number() OVER (ORDER BY customer_id, currency, due_date, issue_date,
                                                     invoice_number, invoice_id) - 1 AS INTEGER) AS row
-            FROM staging.stg_erp__invoices
+            FROM staging.stg_erp__invoices {scope}
         """)
         self._rows = con.execute("SELECT * FROM _book_rows ORDER BY row").fetchall()
         self._index: dict[str, int] | None = None
         self._made: list[Invoice | None] = [None] * len(self._rows)
         self.applied = [0] * len(self._rows)  # allocations and adjustments, cents
+        if resumed:
+            for row, cents in con.execute("SELECT b.row, s.applied FROM _book_rows b "
+                                          "JOIN _book_scope s USING (invoice_id) WHERE s.applied <> 0").fetchall():
+                self.applied[row] = cents
         # (customer, currency) → its issued invoices not yet issued as of the walk's date (by
         # issue date, with a read position), and those issued that may still be open (in order)
         self._pending: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
@@ -296,17 +306,99 @@ _SETTLED_BY_EVIDENCE = """
 """
 
 
+@dataclass
+class Resume:
+    """Where a resumed walk starts (``night.py`` decides when it may): the walk of every
+    transaction effective on or before ``after`` is that night's, already in the ledger and in
+    its outcomes. What the walk carried past ``after`` is restored: the amounts applied to each
+    invoice (the ledger), the accounts it learned, and, for the earlier receipts a new return
+    may send back, the receipts, their entries and whether they were returned already."""
+
+    after: date
+    learned_accounts: dict[str, str]
+
+
+# The earlier receipts (walked before ``after``) a new return may name or fit, in walk order:
+# by transaction id or bank reference (reversal_of), end-to-end id, or account and amount.
+_EARLIER_RECEIPTS = """
+    CREATE OR REPLACE TEMP TABLE _earlier_receipts AS
+    WITH returns AS (
+        SELECT reversal_of, end_to_end_id, account_key, -amount AS amount, currency FROM _txns
+        WHERE amount < 0 AND (is_reversal OR coalesce(return_reason, '') <> '')
+    ),
+    earlier AS (
+        SELECT transaction_id, bank_reference, effective_date, amount, currency, counterparty_name,
+               {account_key} AS account_key, coalesce(remittance_info, '') AS remittance_info,
+               coalesce(end_to_end_id, '') AS end_to_end_id, is_reversal, reversal_of, return_reason
+        FROM staging.stg_bank__transactions
+        WHERE effective_date <= {after} AND amount > 0 AND NOT coalesce(is_reversal, false)
+    )
+    SELECT * FROM earlier WHERE transaction_id IN (SELECT reversal_of FROM returns)
+    UNION SELECT * FROM earlier WHERE bank_reference IN (SELECT reversal_of FROM returns)
+    UNION SELECT * FROM earlier WHERE end_to_end_id NOT IN ('', 'NOTPROVIDED')
+                                  AND end_to_end_id IN (SELECT end_to_end_id FROM returns)
+    UNION SELECT e.* FROM earlier e JOIN returns r
+        ON e.account_key <> '' AND r.account_key = e.account_key AND r.amount = e.amount AND r.currency = e.currency
+"""
+
+# Their entries in force (kind allocation: their own and the reversals of earlier returns).
+_EARLIER_ENTRIES = """
+    CREATE OR REPLACE TEMP TABLE _earlier_entries AS
+    SELECT transaction_id, invoice_id, currency, effective_date, rule, sum(amount) AS amount
+    FROM recon.allocation_ledger
+    WHERE effective_date <= {after} AND kind = 'allocation'
+      AND transaction_id IN (SELECT transaction_id FROM _earlier_receipts)
+    GROUP BY ALL HAVING sum(amount) <> 0
+"""
+
+# The invoices a resumed walk can touch: open after ``after`` (or issued since), quoted by a
+# new payment, named in a decision, or re-opened by a return of an earlier receipt. Any other
+# invoice was settled by then and stays so; leaving it out changes nothing but the cost.
+_BOOK_SCOPE = """
+    CREATE OR REPLACE TEMP TABLE _book_scope AS
+    WITH applied AS (
+        SELECT invoice_id, CAST(sum(amount) * 100 AS BIGINT) AS applied FROM recon.allocation_ledger
+        WHERE effective_date <= {after} GROUP BY invoice_id
+    ),
+    credited AS (
+        SELECT invoice_id, CAST(sum(amount) * 100 AS BIGINT) AS credited FROM staging.stg_erp__credit_notes
+        WHERE issue_date <= {after} GROUP BY invoice_id
+    ),
+    named AS (
+        SELECT invoice_id FROM _refs
+        UNION SELECT invoice_id FROM _earlier_entries
+        UNION SELECT invoice_id FROM staging.stg_manual__decisions WHERE invoice_id IS NOT NULL
+        UNION SELECT i.invoice_id FROM staging.stg_erp__invoices i
+              JOIN staging.stg_manual__decisions d ON d.invoice_number = i.invoice_number
+    )
+    SELECT i.invoice_id, coalesce(a.applied, 0) AS applied
+    FROM staging.stg_erp__invoices i
+    LEFT JOIN applied a USING (invoice_id)
+    LEFT JOIN credited c USING (invoice_id)
+    WHERE i.issue_date > {after}
+       OR (i.status = 'issued' AND CAST(i.amount * 100 AS BIGINT) - coalesce(a.applied, 0)
+                                   - coalesce(c.credited, 0) > 0)
+       OR i.invoice_id IN (SELECT invoice_id FROM named)
+"""
+
+
 class Matcher:
-    def __init__(self, con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings):
+    def __init__(self, con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings,
+                 resume: Resume | None = None):
         self.con = con
         self.as_of = as_of
         self.config = config
+        self.resume = resume
         self.entries: list[Allocation] = []
         self.outcomes: list[Outcome] = []
-        self.learned_accounts: dict[str, str] = {}
+        self.learned_accounts: dict[str, str] = dict(resume.learned_accounts) if resume else {}
+        # resumed walk: earlier receipts a new return sent back (transaction id → return reason),
+        # and the entries in force of those it may (see _EARLIER_ENTRIES)
+        self.earlier_returned: dict[str, str] = {}
+        self._earlier_entries: dict[str, list[Allocation]] = defaultdict(list)
         # each receipt's own entries are entries[start:end] (by its position in _seen); the
         # returns of a receipt add to _return_entries
-        self._spans: list[tuple[int, int]] = []
+        self._spans: list[tuple[int, int] | None] = []
         self._return_entries: dict[str, list[Allocation]] = defaultdict(list)
         self._returned_ids: set[str] = set()
         self._tolerance_abs = int((config.fee_tolerance_abs * 100).to_integral_value())
@@ -326,8 +418,10 @@ class Matcher:
     # ------------------------------------------------------------------ loading
     def _load(self) -> None:
         con = self.con
-        build_evidence(con, self.as_of)
-        self.book = _Book(con)
+        build_evidence(con, self.as_of, since=self.resume.after if self.resume else None)
+        if self.resume:
+            self._load_earlier()
+        self.book = _Book(con, resumed=self.resume is not None)
         con.execute(_SETTLED_BY_EVIDENCE)
         self.refs: dict[str, list[tuple]] = defaultdict(list)
         for tid, invoice_id, position, token, fld, exact in con.execute(
@@ -340,6 +434,28 @@ class Matcher:
             "SELECT transaction_id, by_account, by_name FROM _payer_known "
             "ANTI JOIN _settled USING (transaction_id)").fetchall()}
         self.decisions = self._load_decisions()
+
+    def _load_earlier(self) -> None:
+        """What a resumed walk needs of the receipts before ``after``: those a new return may
+        send back come first in ``_seen`` (their spans are None: their entries are the
+        ledger's), with the ones already returned in ``_returned_ids``."""
+        con, after = self.con, f"DATE '{self.resume.after.isoformat()}'"
+        con.execute(_EARLIER_RECEIPTS.format(after=after, account_key=normalise_account_sql("counterparty_account")))
+        con.execute(_EARLIER_ENTRIES.format(after=after))
+        con.execute(_BOOK_SCOPE.format(after=after))
+        for row in con.execute("SELECT transaction_id, bank_reference, effective_date, CAST(amount * 100 AS BIGINT), "
+                               "currency, counterparty_name, account_key, remittance_info, end_to_end_id, "
+                               "is_reversal, reversal_of, return_reason FROM _earlier_receipts "
+                               "ORDER BY effective_date, transaction_id").fetchall():
+            self._seen.append(row)
+            self._spans.append(None)
+        for tid, invoice_id, currency, day, rule, amount in con.execute(
+                "SELECT * FROM _earlier_entries ORDER BY transaction_id, effective_date, rule, invoice_id").fetchall():
+            self._earlier_entries[tid].append(Allocation(tid, invoice_id, amount, currency, day, rule,
+                                                         RULES.get(rule, ""), 1.0, ""))
+        self._returned_ids.update(tid for (tid,) in con.execute(
+            "SELECT transaction_id FROM recon.receipt_outcomes WHERE as_of_date = ? AND outcome = 'returned' "
+            "AND transaction_id IN (SELECT transaction_id FROM _earlier_receipts)", [self.resume.after]).fetchall())
 
     @property
     def customer_names(self) -> dict[str, set[str]]:
@@ -719,8 +835,12 @@ class Matcher:
             return
         original = _Txn(*self._seen[seq][:12])
         self._returned_ids.add(original.transaction_id)
-        start, end = self._spans[seq]
-        applied = [e for e in self.entries[start:end] if e.kind == "allocation"]
+        span = self._spans[seq]
+        if span is None:  # a receipt of an earlier night (resumed walk): its entries are the ledger's
+            applied = list(self._earlier_entries.get(original.transaction_id, ()))
+            self.earlier_returned[original.transaction_id] = txn.return_reason or ""
+        else:
+            applied = [e for e in self.entries[span[0]:span[1]] if e.kind == "allocation"]
         applied += self._return_entries.get(original.transaction_id, [])
         for entry in applied:
             inv = self.book.get(entry.invoice_id)
@@ -733,37 +853,13 @@ class Matcher:
             outcome.outcome, outcome.reason_code = RETURNED, txn.return_reason or ""
 
 
-def match(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -> MatchResult:
-    """Run the matcher over every transaction effective on or before ``as_of``."""
+def match(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings,
+          resume: Resume | None = None) -> MatchResult:
+    """Run the matcher over every transaction effective on or before ``as_of`` (with ``resume``:
+    those after ``resume.after``, the walk before being that night's)."""
     with gc_paused():
-        return Matcher(con, as_of, config).run()
-
-
-
-def store_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult, as_of: date, run_id: str,
-                   history_days: int = 7) -> None:
-    """Replace the night's receipt outcomes (recon.receipt_outcomes for ``as_of``) and drop those
-    of nights more than ``history_days`` before it: each night holds every receipt's outcome,
-    so the table would otherwise grow by a full copy a night. Later nights are kept (a backfill
-    of an earlier date leaves them as they are)."""
-    import pyarrow as pa
-
-    outcomes = result.outcomes
-    table = pa.table({
-        "transaction_id": [o.transaction_id for o in outcomes],
-        "payer_customer_id": [o.payer_customer_id for o in outcomes],
-        "payer_evidence": [o.payer_evidence for o in outcomes],
-        "outcome": [o.outcome for o in outcomes],
-        "reason_code": [o.reason_code for o in outcomes],
-        "candidates": [";".join(o.candidates) for o in outcomes],
-    }, schema=pa.schema([(name, pa.string()) for name in (
-        "transaction_id", "payer_customer_id", "payer_evidence", "outcome", "reason_code", "candidates")]))
-    con.register("_outcomes_in", table)
-    try:
-        con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date = ? OR as_of_date < ?",
-                    [as_of, as_of - timedelta(days=history_days)])
-        con.execute("INSERT INTO recon.receipt_outcomes SELECT ?, ?, transaction_id, payer_customer_id, "
-                    "payer_evidence, outcome, nullif(reason_code, ''), nullif(candidates, '') "
-                    "FROM _outcomes_in", [as_of, run_id])
-    finally:
-        con.unregister("_outcomes_in")
+        matcher = Matcher(con, as_of, config, resume)
+        result = matcher.run()
+        result.learned_accounts = matcher.learned_accounts
+        result.earlier_returned = matcher.earlier_returned
+        return result

@@ -49,7 +49,8 @@ def test_an_earlier_night_leaves_later_transactions_alone(con):
 
 
 def test_outcomes_keep_the_nights_of_the_history_window_and_every_later_night(con):
-    from pipelines.reconcile.matcher import MatchResult, Outcome, store_outcomes
+    from pipelines.reconcile.matcher import MatchResult, Outcome
+    from pipelines.reconcile.night import store_outcomes
 
     def night(day: str, tid: str) -> None:
         result = MatchResult([], [Outcome(tid, "C1", "account", "allocated")])
