@@ -66,6 +66,10 @@ class MatcherSettings:
     # Resume the walk after the last night when nothing it read has changed (ARW_MATCHER_RESUME;
     # 0 walks all history every night, as a check or to measure).
     resume: bool = True
+    # A walk over more transactions than this goes in slices of whole days, each resumed after
+    # the one before (ARW_MATCHER_SLICE_TRANSACTIONS): memory follows the slice and the open
+    # invoices, not all history. The result is the same.
+    slice_transactions: int = 1_000_000
 
     @classmethod
     def from_env(cls) -> MatcherSettings:
@@ -82,6 +86,7 @@ class MatcherSettings:
             name_match_threshold=float(_env("ARW_NAME_MATCH_THRESHOLD", "90")),
             outcome_history_days=max(0, int(_env("ARW_OUTCOME_HISTORY_DAYS", "7"))),
             resume=_env_bool("ARW_MATCHER_RESUME", True),
+            slice_transactions=max(1, int(_env("ARW_MATCHER_SLICE_TRANSACTIONS", "1000000"))),
         )
 
 

@@ -74,9 +74,11 @@ def normalise_account_sql(column: str) -> str:
     return f"upper(regexp_replace(coalesce({column}, ''), '[^A-Za-z0-9]', '', 'g'))"
 
 
-def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date, since: date | None = None) -> None:
+def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date, since: date | None = None,
+                   invoice_keys: bool = True) -> None:
     """Create the temp tables ``_txns``, ``_invoice_keys``, ``_refs`` and ``_payer_known`` for the
-    transactions effective on or before ``as_of`` (and after ``since``, when given)."""
+    transactions effective on or before ``as_of`` (and after ``since``, when given; with
+    ``invoice_keys`` false, the ``_invoice_keys`` of the same night's previous call are kept)."""
     d = f"DATE '{as_of.isoformat()}'"
     if since is not None:
         d += f" AND effective_date > DATE '{since.isoformat()}'"
@@ -91,11 +93,12 @@ def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date, since: date | No
         FROM staging.stg_bank__transactions
         WHERE effective_date <= {d} AND amount IS NOT NULL AND amount <> 0
     """)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _invoice_keys AS
-        {key_rows_sql('SELECT invoice_id, invoice_number FROM staging.stg_erp__invoices', 'invoice_id',
-                      'invoice_number', with_digits=True)}
-    """)
+    if invoice_keys:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _invoice_keys AS
+            {key_rows_sql('SELECT invoice_id, invoice_number FROM staging.stg_erp__invoices', 'invoice_id',
+                          'invoice_number', with_digits=True)}
+        """)
     # Tokens of the remittance text (unigrams and joined neighbours) and structured refs.
     cols = "transaction_id, token, position, n, field"
     rf_body = "substr(upper(replace(token, ' ', '')), 5)"

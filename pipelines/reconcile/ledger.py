@@ -84,9 +84,11 @@ def gc_paused() -> Iterator[None]:
 
 
 def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], run_id: str,
-                   as_of: date, since: date | None = None) -> LedgerChange:
+                   as_of: date, since: date | None = None, night: date | None = None) -> LedgerChange:
     """Bring the ledger in line with ``desired`` for entries effective on or before ``as_of``
-    (and after ``since``, when given: a resumed walk wants only entries after it).
+    (and after ``since``, when given: a resumed walk wants only entries after it). The events
+    record ``night`` (default ``as_of``) as the night that wrote them: a night walked in
+    slices writes each slice with its own ``as_of``.
 
     Entries after ``as_of`` are left alone (a backfill of an earlier night does not
     reverse what later nights decided).
@@ -148,7 +150,7 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
                rule, rule_version, score, evidence, decided_by,
                'restated: the inputs as of ' || ? || ' no longer support this allocation'
         FROM _to_reverse
-    """, [start, run_id, as_of, now, as_of.isoformat()])
+    """, [start, run_id, night or as_of, now, (night or as_of).isoformat()])
     reversals = scalar(con, "SELECT count(*) FROM _to_reverse")
     con.execute("""
         INSERT INTO recon.allocation_ledger
@@ -156,6 +158,6 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
                'allocation', kind, ?, ?, ?, transaction_id, invoice_id, amount, currency, effective_date,
                rule, rule_version, score, evidence, decided_by, NULL
         FROM _to_allocate
-    """, [start, reversals, run_id, as_of, now])
+    """, [start, reversals, run_id, night or as_of, now])
     allocations = scalar(con, "SELECT count(*) FROM _to_allocate")
     return LedgerChange(allocations=allocations, reversals=reversals)

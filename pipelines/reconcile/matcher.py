@@ -316,6 +316,8 @@ class Resume:
 
     after: date
     learned_accounts: dict[str, str]
+    returned: set[str]  # receipts walked before ``after`` that were returned by then
+    invoice_keys_ready: bool = False  # ``_invoice_keys`` of this night exist (a later slice)
 
 
 # The earlier receipts (walked before ``after``) a new return may name or fit, in walk order:
@@ -418,7 +420,9 @@ class Matcher:
     # ------------------------------------------------------------------ loading
     def _load(self) -> None:
         con = self.con
-        build_evidence(con, self.as_of, since=self.resume.after if self.resume else None)
+        resume = self.resume
+        build_evidence(con, self.as_of, since=resume.after if resume else None,
+                       invoice_keys=not (resume and resume.invoice_keys_ready))
         if self.resume:
             self._load_earlier()
         self.book = _Book(con, resumed=self.resume is not None)
@@ -453,9 +457,7 @@ class Matcher:
                 "SELECT * FROM _earlier_entries ORDER BY transaction_id, effective_date, rule, invoice_id").fetchall():
             self._earlier_entries[tid].append(Allocation(tid, invoice_id, amount, currency, day, rule,
                                                          RULES.get(rule, ""), 1.0, ""))
-        self._returned_ids.update(tid for (tid,) in con.execute(
-            "SELECT transaction_id FROM recon.receipt_outcomes WHERE as_of_date = ? AND outcome = 'returned' "
-            "AND transaction_id IN (SELECT transaction_id FROM _earlier_receipts)", [self.resume.after]).fetchall())
+        self._returned_ids.update(self.resume.returned)
 
     @property
     def customer_names(self) -> dict[str, set[str]]:

@@ -57,7 +57,7 @@ _DECISIONS = """
            SELECT bank_reference FROM staging.stg_bank__transactions WHERE effective_date <= $1))
 """
 # settings that do not change what the walk decides
-_NOT_DECIDING = {"outcome_history_days", "resume"}
+_NOT_DECIDING = {"outcome_history_days", "resume", "slice_transactions"}
 
 
 def _code_hash() -> str:
@@ -93,7 +93,8 @@ def fingerprints(con: duckdb.DuckDBPyConnection, days: list[date], config: Match
 
 @dataclass(frozen=True)
 class Plan:
-    resume: Resume | None
+    after: date | None  # resume after this night, or walk all history
+    learned_accounts: dict[str, str]
     why: str  # said in the night's summary
     fingerprint: dict  # as of the night being run: stored for the next
 
@@ -105,7 +106,7 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -
     prints = fingerprints(con, [as_of] + ([after] if after else []), config)
 
     def full(why: str) -> Plan:
-        return Plan(None, f"full walk: {why}", prints[as_of])
+        return Plan(None, {}, f"full walk: {why}", prints[as_of])
 
     if not config.resume:
         return full("resuming is switched off (ARW_MATCHER_RESUME)")
@@ -121,16 +122,37 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -
     if kept != last[2]:
         return full(f"the outcomes of the night of {after} are no longer kept")
     learned = dict(con.execute("SELECT account_key, customer_id FROM recon.learned_accounts").fetchall())
-    return Plan(Resume(after, learned), f"resumed after the night of {after}", prints[as_of])
+    return Plan(after, learned, f"resumed after the night of {after}", prints[as_of])
+
+
+def slices(con: duckdb.DuckDBPyConnection, after: date | None, as_of: date, size: int) -> list[date]:
+    """The last day of each slice of the walk: whole days, each slice up to ``size``
+    transactions (a single day with more is a slice of its own); the last is ``as_of``."""
+    ends: list[date] = []
+    count, previous = 0, None
+    for day, rows in con.execute(
+            "SELECT effective_date, count(*) FROM staging.stg_bank__transactions "
+            "WHERE effective_date <= ? AND effective_date > coalesce(?, DATE '0001-01-01') "
+            "GROUP BY 1 ORDER BY 1", [as_of, after]).fetchall():
+        if count and count + rows > size:
+            ends.append(previous)
+            count = 0
+        count += rows
+        previous = day
+    return [*ends, as_of]
 
 
 @dataclass(frozen=True)
 class NightResult:
     plan: Plan
+    slices: int
     entries_wanted: int
-    walked: int  # receipts and returns the walk decided
+    walked: int  # receipts and reversed debits the walk decided
     counts: dict[str, int]  # the night's outcomes (all receipts)
     change: LedgerChange
+
+
+_OUTCOME_COLUMNS = ("transaction_id", "payer_customer_id", "payer_evidence", "outcome", "reason_code", "candidates")
 
 
 def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings,
@@ -138,20 +160,63 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
     """Match the night's payments and write the ledger's changes, the outcomes and the
     checkpoint (one transaction: a failed night leaves all three as they were)."""
     chosen = plan(con, as_of, config)
-    result = match(con, as_of, config, chosen.resume)
-    after = chosen.resume.after if chosen.resume else None
+    after, learned = chosen.after, chosen.learned_accounts
+    ends = slices(con, after, as_of, config.slice_transactions)
+    allocations = reversals = wanted = walked = 0
     con.execute("BEGIN TRANSACTION")
     try:
-        change = append_changes(con, result.entries, run_id, as_of, since=after)
-        store_outcomes(con, result, as_of, run_id, config.outcome_history_days, carried_from=after)
+        # the night's outcomes as they grow: the earlier receipts' (night ``after``'s), then each slice's
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _night_outcomes AS SELECT {', '.join(_OUTCOME_COLUMNS)} "
+                    "FROM recon.receipt_outcomes WHERE as_of_date = ?", [after])
+        for i, end in enumerate(ends):
+            resume = None
+            if after is not None:
+                returned = {tid for (tid,) in con.execute(
+                    "SELECT transaction_id FROM _night_outcomes WHERE outcome = 'returned'").fetchall()}
+                resume = Resume(after, learned, returned, invoice_keys_ready=i > 0)
+            result = match(con, end, config, resume)
+            change = append_changes(con, result.entries, run_id, end, since=after, night=as_of)
+            _add_outcomes(con, result)
+            allocations, reversals = allocations + change.allocations, reversals + change.reversals
+            wanted, walked = wanted + len(result.entries), walked + len(result.outcomes)
+            after, learned = end, result.learned_accounts
+            del result
+        store_outcomes(con, as_of, run_id, config.outcome_history_days)
         counts = dict(con.execute("SELECT outcome, count(*) FROM recon.receipt_outcomes WHERE as_of_date = ? "
                                   "GROUP BY outcome ORDER BY outcome", [as_of]).fetchall())
-        _save_checkpoint(con, as_of, run_id, chosen.fingerprint, sum(counts.values()), result.learned_accounts)
+        _save_checkpoint(con, as_of, run_id, chosen.fingerprint, sum(counts.values()), learned)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return NightResult(chosen, len(result.entries), len(result.outcomes), counts, change)
+    return NightResult(chosen, len(ends), wanted, walked, counts, LedgerChange(allocations, reversals))
+
+
+def _add_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult) -> None:
+    """Append a walk's outcomes to the night's, and mark the earlier receipts its returns sent back."""
+    outcomes = result.outcomes
+    table = pa.table({
+        "transaction_id": [o.transaction_id for o in outcomes],
+        "payer_customer_id": [o.payer_customer_id for o in outcomes],
+        "payer_evidence": [o.payer_evidence for o in outcomes],
+        "outcome": [o.outcome for o in outcomes],
+        "reason_code": [o.reason_code for o in outcomes],
+        "candidates": [";".join(o.candidates) for o in outcomes],
+    }, schema=pa.schema([(name, pa.string()) for name in _OUTCOME_COLUMNS]))
+    returned = pa.table({"transaction_id": list(result.earlier_returned),
+                         "reason": list(result.earlier_returned.values())},
+                        schema=pa.schema([("transaction_id", pa.string()), ("reason", pa.string())]))
+    con.register("_outcomes_in", table)
+    con.register("_returned_in", returned)
+    try:
+        if result.earlier_returned:
+            con.execute("UPDATE _night_outcomes o SET outcome = 'returned', reason_code = nullif(r.reason, '') "
+                        "FROM _returned_in r WHERE o.transaction_id = r.transaction_id")
+        con.execute("INSERT INTO _night_outcomes SELECT transaction_id, payer_customer_id, payer_evidence, "
+                    "outcome, nullif(reason_code, ''), nullif(candidates, '') FROM _outcomes_in")
+    finally:
+        con.unregister("_outcomes_in")
+        con.unregister("_returned_in")
 
 
 def _save_checkpoint(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, fingerprint: dict,
@@ -169,48 +234,12 @@ def _save_checkpoint(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, f
         con.unregister("_learned_in")
 
 
-def store_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult, as_of: date, run_id: str,
-                   history_days: int = 7, carried_from: date | None = None) -> None:
-    """Replace the night's receipt outcomes (recon.receipt_outcomes for ``as_of``) and drop those
-    of nights more than ``history_days`` before it: each night holds every receipt's outcome,
-    so the table would otherwise grow by a full copy a night. Later nights are kept (a backfill
-    of an earlier date leaves them as they are).
-
-    After a resumed walk (``carried_from``), the earlier receipts' outcomes are that night's,
-    marked ``returned`` where a new return sent one back.
-    """
-    outcomes = result.outcomes
-    table = pa.table({
-        "transaction_id": [o.transaction_id for o in outcomes],
-        "payer_customer_id": [o.payer_customer_id for o in outcomes],
-        "payer_evidence": [o.payer_evidence for o in outcomes],
-        "outcome": [o.outcome for o in outcomes],
-        "reason_code": [o.reason_code for o in outcomes],
-        "candidates": [";".join(o.candidates) for o in outcomes],
-    }, schema=pa.schema([(name, pa.string()) for name in (
-        "transaction_id", "payer_customer_id", "payer_evidence", "outcome", "reason_code", "candidates")]))
-    returned = pa.table({"transaction_id": list(result.earlier_returned),
-                         "reason": list(result.earlier_returned.values())},
-                        schema=pa.schema([("transaction_id", pa.string()), ("reason", pa.string())]))
-    con.register("_outcomes_in", table)
-    con.register("_returned_in", returned)
-    try:
-        con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date = ?", [as_of])
-        if carried_from is not None:
-            con.execute("""
-                INSERT INTO recon.receipt_outcomes
-                SELECT ?, ?, o.transaction_id, o.payer_customer_id, o.payer_evidence,
-                       CASE WHEN r.transaction_id IS NULL THEN o.outcome ELSE 'returned' END,
-                       CASE WHEN r.transaction_id IS NULL THEN o.reason_code ELSE nullif(r.reason, '') END,
-                       o.candidates
-                FROM recon.receipt_outcomes o LEFT JOIN _returned_in r USING (transaction_id)
-                WHERE o.as_of_date = ?
-            """, [as_of, run_id, carried_from])
-        con.execute("INSERT INTO recon.receipt_outcomes SELECT ?, ?, transaction_id, payer_customer_id, "
-                    "payer_evidence, outcome, nullif(reason_code, ''), nullif(candidates, '') "
-                    "FROM _outcomes_in", [as_of, run_id])
-        con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date < ?",
-                    [as_of - timedelta(days=history_days)])
-    finally:
-        con.unregister("_outcomes_in")
-        con.unregister("_returned_in")
+def store_outcomes(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, history_days: int = 7) -> None:
+    """Replace the night's receipt outcomes (recon.receipt_outcomes for ``as_of``) with
+    ``_night_outcomes`` and drop those of nights more than ``history_days`` before it: each
+    night holds every receipt's outcome, so the table would otherwise grow by a full copy a
+    night. Later nights are kept (a backfill of an earlier date leaves them as they are)."""
+    con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date = ?", [as_of])
+    con.execute(f"INSERT INTO recon.receipt_outcomes SELECT ?, ?, {', '.join(_OUTCOME_COLUMNS)} "
+                "FROM _night_outcomes", [as_of, run_id])
+    con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date < ?", [as_of - timedelta(days=history_days)])

@@ -78,6 +78,7 @@ def walks(generated_night, tmp_path_factory):
     build = generated_night["wh"] / "build.duckdb"
     resumed_db = _empty_copy(build, root / "resumed.duckdb")
     full_db = _empty_copy(build, root / "full.duckdb")
+    sliced_db = _empty_copy(build, root / "sliced.duckdb")
     config = MatcherSettings()
     nights = []
     for day in _nights(generated_night):
@@ -85,12 +86,16 @@ def walks(generated_night, tmp_path_factory):
             resumed = reconcile_night(con, day, config, f"resumed-{day}")
             resumed_state = _state(con, day)
         with duckdb.connect(str(full_db)) as con:
-            con.execute("DELETE FROM recon.matcher_checkpoint")  # every night a full walk
-            full = reconcile_night(con, day, config, f"full-{day}")
+            full = reconcile_night(con, day, MatcherSettings(resume=False), f"full-{day}")
             full_state = _state(con, day)
         nights.append({"day": day, "resumed": resumed, "full": full,
                        "resumed_state": resumed_state, "full_state": full_state})
-    return {"nights": nights, "resumed_db": resumed_db, "full_db": full_db, "root": root}
+    # all history in one night, walked in slices of about a month's payments
+    with duckdb.connect(str(sliced_db)) as con:
+        sliced = reconcile_night(con, LAST, MatcherSettings(slice_transactions=60), "sliced")
+        sliced_state = _state(con, LAST)
+    return {"nights": nights, "resumed_db": resumed_db, "full_db": full_db, "root": root,
+            "sliced": sliced, "sliced_state": sliced_state}
 
 
 def test_each_resumed_night_equals_the_full_walk(walks):
@@ -106,6 +111,19 @@ def test_each_resumed_night_equals_the_full_walk(walks):
         assert ledger == n["full_state"][0], f"ledger in force differs after the night of {n['day']}"
         assert outcomes == n["full_state"][1], f"outcomes differ for the night of {n['day']}"
         assert n["resumed"].counts == n["full"].counts
+
+
+def test_a_walk_in_slices_equals_the_walk_in_one(walks):
+    sliced, last = walks["sliced"], walks["nights"][-1]
+    assert sliced.plan.why == "full walk: no earlier night to resume after"
+    assert sliced.slices > 10
+    assert walks["sliced_state"] == last["full_state"]
+    assert sliced.counts == last["full"].counts
+    assert sliced.walked == last["full"].walked
+    with duckdb.connect(str(walks["root"] / "sliced.duckdb"), read_only=True) as con:
+        recorded = con.execute("SELECT DISTINCT as_of_date FROM recon.allocation_ledger").fetchall()
+        checkpoint = con.execute("SELECT as_of_date FROM recon.matcher_checkpoint").fetchall()
+    assert recorded == [(LAST,)] and checkpoint == [(LAST,)]  # one night recorded, not one per slice
 
 
 def test_the_resumed_nights_covered_what_crosses_the_start(walks):

@@ -49,12 +49,13 @@ def test_an_earlier_night_leaves_later_transactions_alone(con):
 
 
 def test_outcomes_keep_the_nights_of_the_history_window_and_every_later_night(con):
-    from pipelines.reconcile.matcher import MatchResult, Outcome
     from pipelines.reconcile.night import store_outcomes
 
     def night(day: str, tid: str) -> None:
-        result = MatchResult([], [Outcome(tid, "C1", "account", "allocated")])
-        store_outcomes(con, result, date.fromisoformat(day), f"run-{day}", history_days=7)
+        con.execute("CREATE OR REPLACE TEMP TABLE _night_outcomes AS "
+                    "SELECT ? AS transaction_id, 'C1' AS payer_customer_id, 'account' AS payer_evidence, "
+                    "'allocated' AS outcome, NULL AS reason_code, NULL AS candidates", [tid])
+        store_outcomes(con, date.fromisoformat(day), f"run-{day}", history_days=7)
 
     def nights() -> list[tuple[str, str]]:
         return [(str(d), t) for d, t in con.execute(
