@@ -37,6 +37,12 @@ def _files_section(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     return lines
 
 
+def _matcher_section(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """How far back tonight's matcher walked (see pipelines/reconcile/night.py)."""
+    row = con.execute("SELECT walk, walked FROM recon.matcher_checkpoint WHERE run_id = ?", [run_id]).fetchone()
+    return [f"Matcher: {row[0]} ({row[1]:,} payments decided)"] if row else []
+
+
 def _published_sections(pub: duckdb.DuckDBPyConnection) -> list[str]:
     lines = ["Receipts (money in, to the as-of date)"]
     receipts = pub.execute("""
@@ -86,6 +92,7 @@ def render_summary(settings: Settings, run_id: str, as_of: date, published: bool
         lines.append(f"The published warehouse was left as it was: {settings.published_db}")
     with connect(settings, read_only=True) as con:
         lines += _files_section(con, run_id)
+        lines += _matcher_section(con, run_id)
         alerts = alerts_summary_line(con, run_id)
     if published:
         pub = open_read_only(settings.published_db, settings)

@@ -177,17 +177,35 @@ CREATE TABLE IF NOT EXISTS recon.receipt_outcomes (
     candidates VARCHAR                 -- invoice numbers, `;`-separated
 );
 
--- Where the matcher may resume (pipelines/reconcile/night.py): the last night walked and a
--- fingerprint of everything that walk read; one row. And the payer accounts it had learned.
+-- Where the matcher may resume (pipelines/reconcile/night.py): the last night walked, with a
+-- fingerprint of what its walk read (undated inputs here, dated ones per day below), the
+-- payer accounts it had learned and every return of a receipt it saw. One night's worth.
 CREATE TABLE IF NOT EXISTS recon.matcher_checkpoint (
     as_of_date DATE NOT NULL,
     run_id VARCHAR NOT NULL,
-    fingerprint VARCHAR NOT NULL,      -- JSON: per input, row count and sum of row hashes
-    outcomes BIGINT NOT NULL           -- the night's rows in recon.receipt_outcomes
+    fingerprint VARCHAR NOT NULL,      -- JSON: customers, settings, code
+    outcomes BIGINT NOT NULL,          -- the night's rows in recon.receipt_outcomes
+    walk VARCHAR NOT NULL,             -- resumed after which day, or a full walk, and why
+    walked BIGINT NOT NULL             -- payments the night's walk decided
+);
+CREATE TABLE IF NOT EXISTS recon.matcher_checkpoint_days (
+    input VARCHAR NOT NULL,            -- bank transactions | invoices | credit notes | decisions
+    day DATE NOT NULL,
+    row_count BIGINT NOT NULL,
+    hash_sum HUGEINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS recon.learned_accounts (
     account_key VARCHAR NOT NULL,
-    customer_id VARCHAR NOT NULL
+    customer_id VARCHAR NOT NULL,
+    learned_on DATE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recon.receipt_returns (
+    transaction_id VARCHAR NOT NULL,   -- the receipt sent back
+    return_transaction_id VARCHAR NOT NULL,
+    returned_on DATE NOT NULL,
+    reason VARCHAR,
+    outcome_before VARCHAR,            -- the receipt's outcome and reason before this return
+    reason_before VARCHAR
 );
 """
 

@@ -105,8 +105,8 @@ class MatchResult:
     entries: list[Allocation]
     outcomes: list[Outcome]
     learned_accounts: dict[str, str] = field(default_factory=dict)
-    # resumed walk: receipts of earlier nights a new return sent back (id → return reason)
-    earlier_returned: dict[str, str] = field(default_factory=dict)
+    learned_on: dict[str, date] = field(default_factory=dict)
+    return_events: list[tuple] = field(default_factory=list)  # see Matcher.return_events
 
 
 def name_key(name: str | None) -> str:
@@ -316,6 +316,7 @@ class Resume:
 
     after: date
     learned_accounts: dict[str, str]
+    learned_on: dict[str, date]  # the day each account was learned
     returned: set[str]  # receipts walked before ``after`` that were returned by then
     invoice_keys_ready: bool = False  # ``_invoice_keys`` of this night exist (a later slice)
 
@@ -394,9 +395,11 @@ class Matcher:
         self.entries: list[Allocation] = []
         self.outcomes: list[Outcome] = []
         self.learned_accounts: dict[str, str] = dict(resume.learned_accounts) if resume else {}
-        # resumed walk: earlier receipts a new return sent back (transaction id → return reason),
-        # and the entries in force of those it may (see _EARLIER_ENTRIES)
-        self.earlier_returned: dict[str, str] = {}
+        self.learned_on: dict[str, date] = dict(resume.learned_on) if resume else {}
+        # every return of a receipt: (receipt, return, its date, reason, the receipt's outcome and
+        # reason before; None for a receipt of an earlier night, whose outcome is in SQL)
+        self.return_events: list[tuple] = []
+        # resumed walk: the entries in force of the earlier receipts a return may send back
         self._earlier_entries: dict[str, list[Allocation]] = defaultdict(list)
         # each receipt's own entries are entries[start:end] (by its position in _seen); the
         # returns of a receipt add to _return_entries
@@ -698,6 +701,7 @@ class Matcher:
     def _learn(self, txn: _Txn, customer: str) -> None:
         if txn.account_key and txn.account_key not in self.learned_accounts:
             self.learned_accounts[txn.account_key] = customer
+            self.learned_on[txn.account_key] = txn.effective_date
 
     def _by_amount(self, txn: _Txn, payer: str, how: str) -> None:
         opens = self.book.open_invoices(payer, txn.currency, txn.effective_date)
@@ -840,7 +844,6 @@ class Matcher:
         span = self._spans[seq]
         if span is None:  # a receipt of an earlier night (resumed walk): its entries are the ledger's
             applied = list(self._earlier_entries.get(original.transaction_id, ()))
-            self.earlier_returned[original.transaction_id] = txn.return_reason or ""
         else:
             applied = [e for e in self.entries[span[0]:span[1]] if e.kind == "allocation"]
         applied += self._return_entries.get(original.transaction_id, [])
@@ -851,6 +854,9 @@ class Matcher:
                         on=txn.effective_date)
             self._return_entries[original.transaction_id].append(self.entries[-1])
         outcome = self._outcome_at.get(original.transaction_id)
+        self.return_events.append((original.transaction_id, txn.transaction_id, txn.effective_date,
+                                   txn.return_reason or "",
+                                   *((outcome.outcome, outcome.reason_code or None) if outcome else (None, None))))
         if outcome is not None:
             outcome.outcome, outcome.reason_code = RETURNED, txn.return_reason or ""
 
@@ -862,6 +868,6 @@ def match(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings,
     with gc_paused():
         matcher = Matcher(con, as_of, config, resume)
         result = matcher.run()
-        result.learned_accounts = matcher.learned_accounts
-        result.earlier_returned = matcher.earlier_returned
+        result.learned_accounts, result.learned_on = matcher.learned_accounts, matcher.learned_on
+        result.return_events = matcher.return_events
         return result

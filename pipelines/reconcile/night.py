@@ -1,21 +1,29 @@
-"""One night of cash application: walk (resumed when it may be), then write the ledger's
+"""One night of cash application: walk (resumed where it may be), then write the ledger's
 changes, the receipts' outcomes and the checkpoint in one transaction.
 
-The walk up to a date D is a pure function of what it reads: the bank transactions effective
-on or before D, the invoices issued and the credit notes dated on or before D, the customers,
-the decisions about those transactions, the matcher's settings and its code. Each night
-stores a fingerprint of each of them (a row count and a sum of row hashes, over exactly the
-columns the matcher reads) as of its own date, in ``recon.matcher_checkpoint``. The next
-night computes the same fingerprint as of D over its own inputs:
+The walk up to a date R is a pure function of what it reads: the bank transactions effective
+on or before R, the invoices issued and the credit notes dated on or before R, the decisions
+about those transactions, the customers, the matcher's settings and its code. Each night
+stores a fingerprint of them (row counts and sums of row hashes, over exactly the columns the
+matcher reads): per day for the dated inputs (``recon.matcher_checkpoint_days``), as a whole
+for the others (``recon.matcher_checkpoint``). The next night compares them with its own
+inputs. R is the day before the earliest day whose rows differ, or the last night's date, or
+the night's own date, whichever is earliest:
 
-- all equal, and the night is after D → the walk resumes after D (``matcher.Resume``): only
-  the transactions after D are walked, from the state the ledger and the checkpoint keep;
-- anything else (no checkpoint, a backfill, a statement or invoice that arrived late, a new
-  decision about an earlier payment, other settings, another version of the matcher, the
-  last night's outcomes no longer kept) → the full walk over all history, as on a first night.
+- the walk up to R is then the last night's, and the walk resumes after R
+  (``matcher.Resume``), from what the ledger and the checkpoint keep: the amounts applied
+  (ledger entries dated on or before R), the accounts learned by R, the receipts' outcomes
+  as of R (the last night's, with returns after R undone from ``recon.receipt_returns``);
+  a statement that arrived late or a decision about an earlier payment costs a walk from
+  its own date on, not over all history;
+- the full walk over all history, as on a first night, when there is no checkpoint, the
+  customers, settings or code changed, the change is on the first day, or the last night's
+  outcomes are no longer kept.
 
 Either way the ledger and the outcomes are those of a full walk
-(``tests/e2e/test_matcher_resume.py``). The reason for the choice is in the night's summary.
+(``tests/e2e/test_matcher_resume.py``). The choice and why is in the night's summary. A long
+walk goes in slices of whole days (``ARW_MATCHER_SLICE_TRANSACTIONS``), each resumed after
+the one before, so memory follows a slice rather than all history.
 """
 
 from __future__ import annotations
@@ -33,29 +41,37 @@ from pipelines.reconcile.ledger import LedgerChange, append_changes
 from pipelines.reconcile.matcher import MatchResult, Resume, match
 from pipelines.settings import MatcherSettings
 
-# input → (table, the date column that puts a row on or before a night, the columns the matcher reads)
-_INPUTS = {
-    "bank transactions": (
-        "staging.stg_bank__transactions", "effective_date",
-        "transaction_id, bank_reference, effective_date, amount, currency, counterparty_name, "
-        "counterparty_account, remittance_info, structured_reference, end_to_end_id, is_reversal, "
-        "reversal_of, return_reason"),
-    "invoices": (
-        "staging.stg_erp__invoices", "issue_date",
-        "invoice_id, invoice_number, customer_id, currency, issue_date, due_date, amount, status"),
-    "credit notes": ("staging.stg_erp__credit_notes", "issue_date", "credit_note_id, invoice_id, issue_date, amount"),
-    "customers": ("staging.stg_erp__customers", None, "customer_id, name, aliases, bank_accounts"),
+# dated input → the rows (day, hash of the columns the matcher reads) it contributes
+_DATED = {
+    "bank transactions": """
+        SELECT effective_date AS day,
+               hash(transaction_id, bank_reference, effective_date, amount, currency, counterparty_name,
+                    counterparty_account, remittance_info, structured_reference, end_to_end_id, is_reversal,
+                    reversal_of, return_reason) AS h
+        FROM staging.stg_bank__transactions""",
+    "invoices": """
+        SELECT issue_date AS day,
+               hash(invoice_id, invoice_number, customer_id, currency, issue_date, due_date, amount, status) AS h
+        FROM staging.stg_erp__invoices""",
+    "credit notes": """
+        SELECT issue_date AS day, hash(credit_note_id, invoice_id, issue_date, amount) AS h
+        FROM staging.stg_erp__credit_notes""",
+    # a decision belongs to the earliest day of a transaction it concerns (by id, or bank reference)
+    "decisions": """
+        SELECT t.day, hash(d.transaction_id, d.bank_reference, d.action, d.invoice_number, d.invoice_id, d.amount,
+                           d.currency, d.decided_by, d.decided_at, d.note, d.file_seq, d.line_number) AS h
+        FROM staging.stg_manual__decisions d
+        JOIN (SELECT file_seq, line_number, min(day) AS day FROM (
+                  SELECT d.file_seq, d.line_number, t.effective_date AS day FROM staging.stg_manual__decisions d
+                  JOIN staging.stg_bank__transactions t ON t.transaction_id = d.transaction_id
+                  UNION ALL
+                  SELECT d.file_seq, d.line_number, t.effective_date FROM staging.stg_manual__decisions d
+                  JOIN staging.stg_bank__transactions t
+                    ON d.transaction_id IS NULL AND t.bank_reference = d.bank_reference)
+              GROUP BY ALL) t USING (file_seq, line_number)""",
 }
-# decisions about the transactions on or before the night (by id, or by bank reference)
-_DECISIONS = """
-    SELECT count(*), coalesce(sum(hash(transaction_id, bank_reference, action, invoice_number, invoice_id,
-                                       amount, currency, decided_by, decided_at, note, file_seq,
-                                       line_number)::HUGEINT), 0)
-    FROM staging.stg_manual__decisions
-    WHERE transaction_id IN (SELECT transaction_id FROM staging.stg_bank__transactions WHERE effective_date <= $1)
-       OR (transaction_id IS NULL AND bank_reference IN (
-           SELECT bank_reference FROM staging.stg_bank__transactions WHERE effective_date <= $1))
-"""
+_CUSTOMERS = "SELECT count(*), coalesce(sum(hash(customer_id, name, aliases, bank_accounts)::HUGEINT), 0) " \
+             "FROM staging.stg_erp__customers"
 # settings that do not change what the walk decides
 _NOT_DECIDING = {"outcome_history_days", "resume", "slice_transactions"}
 
@@ -67,62 +83,68 @@ def _code_hash() -> str:
     return digest.hexdigest()
 
 
-def fingerprints(con: duckdb.DuckDBPyConnection, days: list[date], config: MatcherSettings) -> dict[date, dict]:
-    """The fingerprint of the walk up to each of ``days``: per input, its row count and sum of
-    row hashes (one pass over each table for all the days)."""
-    prints: dict[date, dict] = {day: {} for day in days}
-    for name, (table, column, columns) in _INPUTS.items():
-        aggregates = []
-        for i in range(len(days)):
-            within = f" FILTER (WHERE {column} <= ${i + 1})" if column else ""
-            aggregates.append(f"count(*){within}, coalesce(sum(h){within}, 0)")
-        dated = f"{column}, " if column else ""
-        row = con.execute(f"SELECT {', '.join(aggregates)} FROM (SELECT {dated}hash({columns})::HUGEINT AS h "
-                          f"FROM {table})", days if column else []).fetchone()
-        for i, day in enumerate(days):
-            prints[day][name] = f"{row[2 * i]}:{row[2 * i + 1]}"
+def undated_fingerprint(con: duckdb.DuckDBPyConnection, config: MatcherSettings) -> dict:
+    count, total = con.execute(_CUSTOMERS).fetchone()
     settings = {k: str(v) for k, v in asdict(config).items() if k not in _NOT_DECIDING}
-    code = _code_hash()
-    for day in days:
-        count, total = con.execute(_DECISIONS, [day]).fetchone()
-        prints[day]["decisions"] = f"{count}:{total}"
-        prints[day]["matcher settings"] = json.dumps(settings, sort_keys=True)
-        prints[day]["matcher code"] = code
-    return prints
+    return {"customers": f"{count}:{total}", "matcher settings": json.dumps(settings, sort_keys=True),
+            "matcher code": _code_hash()}
+
+
+def day_fingerprints(con: duckdb.DuckDBPyConnection, upto: date) -> None:
+    """``_day_prints``: per dated input and day on or before ``upto``, its rows and hash sum."""
+    parts = " UNION ALL ".join(
+        f"SELECT '{name}' AS input, day, count(*) AS row_count, sum(h::HUGEINT) AS hash_sum "
+        f"FROM ({sql}) WHERE day <= $1 GROUP BY day" for name, sql in _DATED.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _day_prints AS {parts}", [upto])
 
 
 @dataclass(frozen=True)
 class Plan:
-    after: date | None  # resume after this night, or walk all history
-    learned_accounts: dict[str, str]
+    after: date | None  # resume after this day, or walk all history
     why: str  # said in the night's summary
-    fingerprint: dict  # as of the night being run: stored for the next
+    fingerprint: dict  # the undated inputs' (stored for the next night; _day_prints the dated ones)
 
 
 def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -> Plan:
-    """Resume after the last night walked, or walk all history (and why)."""
+    """Where the walk resumes, or a full walk (and why)."""
     last = con.execute("SELECT as_of_date, fingerprint, outcomes FROM recon.matcher_checkpoint").fetchone()
-    after = last[0] if last and last[0] < as_of else None
-    prints = fingerprints(con, [as_of] + ([after] if after else []), config)
+    day_fingerprints(con, as_of)
+    undated = undated_fingerprint(con, config)
 
     def full(why: str) -> Plan:
-        return Plan(None, {}, f"full walk: {why}", prints[as_of])
+        return Plan(None, f"full walk: {why}", undated)
 
     if not config.resume:
         return full("resuming is switched off (ARW_MATCHER_RESUME)")
     if last is None:
         return full("no earlier night to resume after")
-    if after is None:
-        return full(f"the night is not after the last one walked ({last[0]})")
-    stored, now = json.loads(last[1]), prints[after]
-    changed = [name for name in now if stored.get(name) != now[name]]
+    night, stored = last[0], json.loads(last[1])
+    changed = [name for name in undated if stored.get(name) != undated[name]]
     if changed:
-        return full(f"changed since the night of {after}: {', '.join(changed)}")
-    kept = con.execute("SELECT count(*) FROM recon.receipt_outcomes WHERE as_of_date = ?", [after]).fetchone()[0]
+        return full(f"changed since the night of {night}: {', '.join(changed)}")
+    kept = con.execute("SELECT count(*) FROM recon.receipt_outcomes WHERE as_of_date = ?", [night]).fetchone()[0]
     if kept != last[2]:
-        return full(f"the outcomes of the night of {after} are no longer kept")
-    learned = dict(con.execute("SELECT account_key, customer_id FROM recon.learned_accounts").fetchall())
-    return Plan(after, learned, f"resumed after the night of {after}", prints[as_of])
+        return full(f"the outcomes of the night of {night} are no longer kept")
+    first, inputs = con.execute("""
+        WITH now AS (SELECT * FROM _day_prints WHERE day <= $1),
+        diff AS (
+            (SELECT * FROM now EXCEPT SELECT * FROM recon.matcher_checkpoint_days)
+            UNION ALL
+            (SELECT * FROM recon.matcher_checkpoint_days WHERE day <= $2
+             EXCEPT SELECT * FROM now)
+        )
+        SELECT min(day), string_agg(DISTINCT input, ', ' ORDER BY input) FILTER (WHERE day = (SELECT min(day) FROM diff))
+        FROM diff
+    """, [night, as_of]).fetchone()
+    if first is None:
+        after = min(night, as_of)
+        return Plan(after, f"resumed after {after}, the last night walked" if after == night
+                    else f"resumed after {after}: nothing changed up to the night", undated)
+    start = con.execute("SELECT min(day) FROM recon.matcher_checkpoint_days").fetchone()[0]
+    if first <= start:
+        return full(f"{inputs} dated {first} changed, the first day")
+    after = first - timedelta(days=1)
+    return Plan(after, f"resumed after {after}: {inputs} dated {first} changed since the night of {night}", undated)
 
 
 def slices(con: duckdb.DuckDBPyConnection, after: date | None, as_of: date, size: int) -> list[date]:
@@ -154,37 +176,73 @@ class NightResult:
 
 _OUTCOME_COLUMNS = ("transaction_id", "payer_customer_id", "payer_evidence", "outcome", "reason_code", "candidates")
 
+# The receipts' outcomes as of ``after`` (not yet any later night's): the last night's for the
+# receipts effective on or before it, with the returns after it undone.
+_RESTORE_OUTCOMES = """
+    CREATE OR REPLACE TEMP TABLE _night_outcomes AS
+    WITH returned AS (
+        SELECT transaction_id, arg_max(reason, (returned_on, return_transaction_id)) AS reason
+        FROM recon.receipt_returns WHERE returned_on <= $after GROUP BY transaction_id
+    ),
+    before AS (
+        SELECT transaction_id, arg_min(outcome_before, (returned_on, return_transaction_id)) AS outcome,
+               arg_min(reason_before, (returned_on, return_transaction_id)) AS reason
+        FROM recon.receipt_returns GROUP BY transaction_id
+    )
+    SELECT o.transaction_id, o.payer_customer_id, o.payer_evidence,
+           CASE WHEN r.transaction_id IS NOT NULL THEN 'returned'
+                WHEN b.transaction_id IS NOT NULL THEN b.outcome ELSE o.outcome END AS outcome,
+           CASE WHEN r.transaction_id IS NOT NULL THEN nullif(r.reason, '')
+                WHEN b.transaction_id IS NOT NULL THEN b.reason ELSE o.reason_code END AS reason_code,
+           o.candidates
+    FROM recon.receipt_outcomes o
+    JOIN staging.stg_bank__transactions t USING (transaction_id)
+    LEFT JOIN returned r USING (transaction_id)
+    LEFT JOIN before b USING (transaction_id)
+    WHERE o.as_of_date = $night AND t.effective_date <= $after
+"""
+
 
 def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings,
                     run_id: str) -> NightResult:
     """Match the night's payments and write the ledger's changes, the outcomes and the
     checkpoint (one transaction: a failed night leaves all three as they were)."""
     chosen = plan(con, as_of, config)
-    after, learned = chosen.after, chosen.learned_accounts
+    after = chosen.after
     ends = slices(con, after, as_of, config.slice_transactions)
     allocations = reversals = wanted = walked = 0
     con.execute("BEGIN TRANSACTION")
     try:
-        # the night's outcomes as they grow: the earlier receipts' (night ``after``'s), then each slice's
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _night_outcomes AS SELECT {', '.join(_OUTCOME_COLUMNS)} "
-                    "FROM recon.receipt_outcomes WHERE as_of_date = ?", [after])
+        # the night's outcomes and returns as they grow: as of ``after``, then each slice's
+        con.execute("CREATE OR REPLACE TEMP TABLE _night_returns AS SELECT * FROM recon.receipt_returns "
+                    "WHERE returned_on <= ?", [after])
+        if after is None:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _night_outcomes AS SELECT {', '.join(_OUTCOME_COLUMNS)} "
+                        "FROM recon.receipt_outcomes WHERE false")
+            learned, learned_on = {}, {}
+        else:
+            night = con.execute("SELECT as_of_date FROM recon.matcher_checkpoint").fetchone()[0]
+            con.execute(_RESTORE_OUTCOMES, {"after": after, "night": night})
+            rows = con.execute("SELECT account_key, customer_id, learned_on FROM recon.learned_accounts "
+                               "WHERE learned_on <= ?", [after]).fetchall()
+            learned, learned_on = {a: c for a, c, _ in rows}, {a: d for a, _, d in rows}
         for i, end in enumerate(ends):
             resume = None
             if after is not None:
                 returned = {tid for (tid,) in con.execute(
                     "SELECT transaction_id FROM _night_outcomes WHERE outcome = 'returned'").fetchall()}
-                resume = Resume(after, learned, returned, invoice_keys_ready=i > 0)
+                resume = Resume(after, learned, learned_on, returned, invoice_keys_ready=i > 0)
             result = match(con, end, config, resume)
             change = append_changes(con, result.entries, run_id, end, since=after, night=as_of)
             _add_outcomes(con, result)
             allocations, reversals = allocations + change.allocations, reversals + change.reversals
             wanted, walked = wanted + len(result.entries), walked + len(result.outcomes)
-            after, learned = end, result.learned_accounts
+            after, learned, learned_on = end, result.learned_accounts, result.learned_on
             del result
         store_outcomes(con, as_of, run_id, config.outcome_history_days)
         counts = dict(con.execute("SELECT outcome, count(*) FROM recon.receipt_outcomes WHERE as_of_date = ? "
                                   "GROUP BY outcome ORDER BY outcome", [as_of]).fetchall())
-        _save_checkpoint(con, as_of, run_id, chosen.fingerprint, sum(counts.values()), learned)
+        _save_checkpoint(con, as_of, run_id, chosen, sum(counts.values()), walked, learned, learned_on)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -193,7 +251,8 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
 
 
 def _add_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult) -> None:
-    """Append a walk's outcomes to the night's, and mark the earlier receipts its returns sent back."""
+    """Append a walk's outcomes and returns to the night's, and mark the earlier receipts its
+    returns sent back."""
     outcomes = result.outcomes
     table = pa.table({
         "transaction_id": [o.transaction_id for o in outcomes],
@@ -203,31 +262,51 @@ def _add_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult) -> None:
         "reason_code": [o.reason_code for o in outcomes],
         "candidates": [";".join(o.candidates) for o in outcomes],
     }, schema=pa.schema([(name, pa.string()) for name in _OUTCOME_COLUMNS]))
-    returned = pa.table({"transaction_id": list(result.earlier_returned),
-                         "reason": list(result.earlier_returned.values())},
-                        schema=pa.schema([("transaction_id", pa.string()), ("reason", pa.string())]))
+    events = list(zip(*result.return_events, strict=True)) or [[]] * 6
+    returns = pa.table(dict(zip(("transaction_id", "return_transaction_id", "returned_on", "reason",
+                                 "outcome_before", "reason_before"), events, strict=True)),
+                       schema=pa.schema([("transaction_id", pa.string()), ("return_transaction_id", pa.string()),
+                                         ("returned_on", pa.date32()), ("reason", pa.string()),
+                                         ("outcome_before", pa.string()), ("reason_before", pa.string())]))
     con.register("_outcomes_in", table)
-    con.register("_returned_in", returned)
+    con.register("_returns_in", returns)
     try:
-        if result.earlier_returned:
-            con.execute("UPDATE _night_outcomes o SET outcome = 'returned', reason_code = nullif(r.reason, '') "
-                        "FROM _returned_in r WHERE o.transaction_id = r.transaction_id")
+        if result.return_events:
+            # a receipt of an earlier night or slice: its outcome before is the night's so far
+            con.execute("""
+                INSERT INTO _night_returns
+                SELECT r.transaction_id, r.return_transaction_id, r.returned_on, r.reason,
+                       coalesce(r.outcome_before, o.outcome),
+                       CASE WHEN r.outcome_before IS NULL THEN o.reason_code ELSE r.reason_before END
+                FROM _returns_in r LEFT JOIN _night_outcomes o USING (transaction_id)
+            """)
+            con.execute("""
+                UPDATE _night_outcomes o SET outcome = 'returned', reason_code = nullif(r.reason, '')
+                FROM (SELECT transaction_id, arg_max(reason, (returned_on, return_transaction_id)) AS reason
+                      FROM _returns_in GROUP BY transaction_id) r
+                WHERE o.transaction_id = r.transaction_id
+            """)
         con.execute("INSERT INTO _night_outcomes SELECT transaction_id, payer_customer_id, payer_evidence, "
                     "outcome, nullif(reason_code, ''), nullif(candidates, '') FROM _outcomes_in")
     finally:
         con.unregister("_outcomes_in")
-        con.unregister("_returned_in")
+        con.unregister("_returns_in")
 
 
-def _save_checkpoint(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, fingerprint: dict,
-                     outcomes: int, learned: dict[str, str]) -> None:
+def _save_checkpoint(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, chosen: Plan, outcomes: int,
+                     walked: int, learned: dict[str, str], learned_on: dict[str, date]) -> None:
     con.execute("DELETE FROM recon.matcher_checkpoint")
-    con.execute("INSERT INTO recon.matcher_checkpoint VALUES (?, ?, ?, ?)",
-                [as_of, run_id, json.dumps(fingerprint, sort_keys=True), outcomes])
+    con.execute("INSERT INTO recon.matcher_checkpoint VALUES (?, ?, ?, ?, ?, ?)",
+                [as_of, run_id, json.dumps(chosen.fingerprint, sort_keys=True), outcomes, chosen.why, walked])
+    con.execute("DELETE FROM recon.matcher_checkpoint_days")
+    con.execute("INSERT INTO recon.matcher_checkpoint_days SELECT * FROM _day_prints")
+    con.execute("DELETE FROM recon.receipt_returns")
+    con.execute("INSERT INTO recon.receipt_returns SELECT * FROM _night_returns")
     con.execute("DELETE FROM recon.learned_accounts")
-    con.register("_learned_in", pa.table({"account_key": list(learned), "customer_id": list(learned.values())},
-                                         schema=pa.schema([("account_key", pa.string()),
-                                                           ("customer_id", pa.string())])))
+    con.register("_learned_in", pa.table(
+        {"account_key": list(learned), "customer_id": list(learned.values()),
+         "learned_on": [learned_on[a] for a in learned]},
+        schema=pa.schema([("account_key", pa.string()), ("customer_id", pa.string()), ("learned_on", pa.date32())])))
     try:
         con.execute("INSERT INTO recon.learned_accounts SELECT * FROM _learned_in")
     finally:

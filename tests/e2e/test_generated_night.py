@@ -96,6 +96,9 @@ def test_the_summary_names_files_rows_receipts_and_buckets(night):
     assert "rows in" in out and "= loaded" in out and "+ rejected 0" in out
     assert "EUR" in out and "receipts" in out and "over-365" in out
     assert str(night["wh"] / "ar.duckdb") in out
+    with duckdb.connect(str(night["wh"] / "build.duckdb"), read_only=True) as con:
+        decided = con.execute("SELECT count(*) FROM recon.receipt_outcomes").fetchone()[0]
+    assert f"Matcher: full walk: no earlier night to resume after ({decided:,} payments decided)" in out
 
 
 def test_arw_sql_prints_and_exports_exact_values_read_only(night, tmp_path):

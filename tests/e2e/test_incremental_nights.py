@@ -11,6 +11,7 @@ in which files were taken in (``file_seq``) and the night an exception was first
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -52,6 +53,10 @@ def nights(generated_night, tmp_path_factory) -> dict:
     _copy([late, *rest], seq_inbox)
     second = night(seq_inbox, root / "seq_wh", LAST)
     assert first.published and second.published, (first.reason, second.reason)
+    # the matcher walked again only from the late statement's first day, not all history
+    late_day = re.search(r"resumed after (\S+): bank transactions dated (\S+) changed since the night of "
+                         r"2026-08-31", second.summary)
+    assert late_day and late_day[2].startswith("2026-07"), second.summary
     return {"seq": root / "seq_wh" / "ar.duckdb", "full": generated_night["wh"] / "ar.duckdb"}
 
 

@@ -41,7 +41,8 @@ def _empty_copy(src, dst, editable: bool = False):
     transactions and decisions as tables a test can change, rather than dbt's views)."""
     shutil.copy(src, dst)
     with duckdb.connect(str(dst)) as con:
-        for table in ("allocation_ledger", "receipt_outcomes", "matcher_checkpoint", "learned_accounts"):
+        for table in ("allocation_ledger", "receipt_outcomes", "matcher_checkpoint", "matcher_checkpoint_days",
+                      "learned_accounts", "receipt_returns"):
             con.execute(f"DELETE FROM recon.{table}")
         for name in ("stg_bank__transactions", "stg_manual__decisions") if editable else ():
             kind = con.execute("SELECT table_type FROM information_schema.tables "
@@ -103,7 +104,7 @@ def test_each_resumed_night_equals_the_full_walk(walks):
     assert len(nights) >= 4
     assert nights[0]["resumed"].plan.why == "full walk: no earlier night to resume after"
     for before, n in zip(nights, nights[1:], strict=False):
-        assert n["resumed"].plan.why == f"resumed after the night of {before['day']}"
+        assert n["resumed"].plan.why == f"resumed after {before['day']}, the last night walked"
         assert n["full"].plan.why.startswith("full walk")
         assert n["resumed"].walked < n["full"].walked  # only the new payments were walked
         ledger, outcomes = n["resumed_state"]
@@ -156,57 +157,91 @@ def test_the_resumed_nights_covered_what_crosses_the_start(walks):
 
 
 def _resume_after_change(walks, change_sql: str, params=()) -> tuple[str, tuple, tuple]:
-    """Apply a change to a copy of the resumed warehouse's inputs, run the last night again
-    after a night before it, and return the plan's reason and both states."""
+    """Walk to a night, apply a change to the inputs dated before it, run the last night, and
+    return the plan's reason and the ledger and outcomes, with those of a full walk."""
     nights = walks["nights"]
     start, end = nights[-3]["day"], nights[-1]["day"]
     root = walks["root"]
     db = root / "changed.duckdb"
     full_db = _empty_copy(walks["resumed_db"], root / "changed_full.duckdb", editable=True)
     _empty_copy(walks["resumed_db"], db, editable=True)
-    config = MatcherSettings()
     with duckdb.connect(str(db)) as con:
-        reconcile_night(con, start, config, "first")
+        reconcile_night(con, start, MatcherSettings(), "first")
         con.execute(change_sql, list(params))
-        night = reconcile_night(con, end, config, "second")
+        night = reconcile_night(con, end, MatcherSettings(), "second")
         state = _state(con, end)
     with duckdb.connect(str(full_db)) as con:
         con.execute(change_sql, list(params))
-        reconcile_night(con, end, config, "full")
+        reconcile_night(con, end, MatcherSettings(resume=False), "full")
         full_state = _state(con, end)
     return night.plan.why, state, full_state
 
 
-def test_a_late_bank_row_makes_the_next_night_walk_in_full(walks):
+# the receipt a test changes: the latest one before the middle of the first resumed stretch
+_EARLIER = """(SELECT max_by(transaction_id, effective_date) FROM staging.stg_bank__transactions
+               WHERE effective_date <= ? AND amount > 0)"""
+
+
+def _day_of(walks, before: date) -> date:
+    with duckdb.connect(str(walks["resumed_db"]), read_only=True) as con:
+        return con.execute(f"SELECT effective_date FROM staging.stg_bank__transactions WHERE transaction_id = "
+                           f"{_EARLIER}", [before]).fetchone()[0]
+
+
+def test_a_late_bank_row_makes_the_next_night_walk_from_its_day(walks):
     start = walks["nights"][-3]["day"]
-    why, state, full_state = _resume_after_change(walks, """
+    changed = _day_of(walks, start - timedelta(days=20))
+    why, state, full_state = _resume_after_change(walks, f"""
         UPDATE staging.stg_bank__transactions SET remittance_info = 'late correction'
-        WHERE transaction_id = (SELECT min(transaction_id) FROM staging.stg_bank__transactions
-                                WHERE effective_date <= ? AND amount > 0)""", [start])
-    assert why == f"full walk: changed since the night of {start}: bank transactions"
+        WHERE transaction_id = {_EARLIER}""", [start - timedelta(days=20)])
+    assert why == (f"resumed after {changed - timedelta(days=1)}: bank transactions dated {changed} "
+                   f"changed since the night of {start}")
     assert state == full_state
 
 
-def test_a_new_decision_about_an_earlier_payment_makes_the_next_night_walk_in_full(walks):
+def test_a_new_decision_about_an_earlier_payment_makes_the_next_night_walk_from_its_day(walks):
     start = walks["nights"][-3]["day"]
-    why, state, full_state = _resume_after_change(walks, """
+    changed = _day_of(walks, start - timedelta(days=20))
+    why, state, full_state = _resume_after_change(walks, f"""
         INSERT INTO staging.stg_manual__decisions
         SELECT transaction_id, NULL, 'not_ar', NULL, NULL, NULL, NULL, 'tester', TIMESTAMP '2026-11-01 09:00',
                'not a customer payment', 'decisions_test.csv', 99, 2
-        FROM staging.stg_bank__transactions WHERE effective_date <= ? AND amount > 0
-        ORDER BY transaction_id LIMIT 1""", [start])
-    assert why == f"full walk: changed since the night of {start}: decisions"
+        FROM staging.stg_bank__transactions WHERE transaction_id = {_EARLIER}""", [start - timedelta(days=20)])
+    assert why == (f"resumed after {changed - timedelta(days=1)}: decisions dated {changed} "
+                   f"changed since the night of {start}")
     assert state == full_state
 
 
-def test_an_earlier_or_repeated_night_and_other_settings_walk_in_full(walks, tmp_path):
+def test_a_changed_customer_or_first_day_or_other_settings_walk_in_full(walks, tmp_path):
     nights = walks["nights"]
     db = _empty_copy(walks["resumed_db"], tmp_path / "w.duckdb")
     with duckdb.connect(str(db)) as con:
         reconcile_night(con, nights[-2]["day"], MatcherSettings(), "a")
-        again = reconcile_night(con, nights[-2]["day"], MatcherSettings(), "b")
-        assert again.plan.why == f"full walk: the night is not after the last one walked ({nights[-2]['day']})"
-        other = reconcile_night(con, nights[-1]["day"], MatcherSettings(name_match_threshold=80.0), "c")
+        other = reconcile_night(con, nights[-1]["day"], MatcherSettings(name_match_threshold=80.0), "b")
         assert other.plan.why == f"full walk: changed since the night of {nights[-2]['day']}: matcher settings"
-        off = reconcile_night(con, nights[-1]["day"], MatcherSettings(resume=False), "d")
+        off = reconcile_night(con, nights[-1]["day"], MatcherSettings(resume=False), "c")
         assert off.plan.why == "full walk: resuming is switched off (ARW_MATCHER_RESUME)"
+        con.execute("CREATE TABLE staging.stg_erp__customers_copy AS SELECT * FROM staging.stg_erp__customers")
+        con.execute("DROP " + con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = "
+                                          "'staging' AND table_name = 'stg_erp__customers'").fetchone()[0]
+                    .replace("BASE ", "") + " staging.stg_erp__customers")
+        con.execute("ALTER TABLE staging.stg_erp__customers_copy RENAME TO stg_erp__customers")
+        con.execute("UPDATE staging.stg_erp__customers SET aliases = 'Renamed Ltd' "
+                    "WHERE customer_id = (SELECT min(customer_id) FROM staging.stg_erp__customers)")
+        renamed = reconcile_night(con, nights[-1]["day"], MatcherSettings(), "d")
+        assert renamed.plan.why == f"full walk: changed since the night of {nights[-1]['day']}: customers"
+
+
+def test_a_rerun_or_a_backfill_resumes_from_the_nights_own_date_and_equals_the_full_walk(walks, tmp_path):
+    nights = walks["nights"]
+    db = _empty_copy(walks["resumed_db"], tmp_path / "r.duckdb")
+    with duckdb.connect(str(db)) as con:
+        reconcile_night(con, nights[-1]["day"], MatcherSettings(), "a")
+        again = reconcile_night(con, nights[-1]["day"], MatcherSettings(), "b")
+        assert again.plan.why == f"resumed after {nights[-1]['day']}, the last night walked"
+        assert (again.walked, again.change.allocations, again.change.reversals) == (0, 0, 0)
+        assert _state(con, nights[-1]["day"]) == nights[-1]["full_state"]
+        back = reconcile_night(con, nights[-3]["day"], MatcherSettings(), "c")
+        assert back.plan.why == f"resumed after {nights[-3]['day']}: nothing changed up to the night"
+        assert (back.change.allocations, back.change.reversals) == (0, 0)
+        assert _state(con, nights[-3]["day"])[1] == nights[-3]["full_state"][1]  # the outcomes as of then
