@@ -141,7 +141,7 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -
         return Plan(after, f"resumed after {after}, the last night walked" if after == night
                     else f"resumed after {after}: nothing changed up to the night", undated)
     start = con.execute("SELECT min(day) FROM recon.matcher_checkpoint_days").fetchone()[0]
-    if first <= start:
+    if start is None or first <= start:
         return full(f"{inputs} dated {first} changed, the first day")
     after = first - timedelta(days=1)
     return Plan(after, f"resumed after {after}: {inputs} dated {first} changed since the night of {night}", undated)

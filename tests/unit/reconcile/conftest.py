@@ -12,6 +12,12 @@ from pipelines.warehouse import AUDIT_DDL
 
 @pytest.fixture
 def con():
+    con = make_con()
+    yield con
+    con.close()
+
+
+def make_con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(AUDIT_DDL)
     con.execute("""
@@ -35,8 +41,7 @@ def con():
             decided_at TIMESTAMP, note VARCHAR, source_file VARCHAR, file_seq BIGINT,
             line_number BIGINT);
     """)
-    yield con
-    con.close()
+    return con
 
 
 def add_customer(con, customer_id, bank_accounts="", name=None, aliases=""):

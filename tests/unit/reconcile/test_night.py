@@ -1,0 +1,69 @@
+"""The night around the matcher: where a walk resumes, how it is sliced, and that a resumed
+walk restores what crosses its start (returns found by account and amount, outcomes of
+receipts returned after it)."""
+
+from datetime import date
+
+import pytest
+
+from pipelines.reconcile.night import reconcile_night, slices
+from pipelines.settings import MatcherSettings
+
+from .conftest import add_customer, add_invoice, add_payment, make_con
+
+ACCT = "DE89370400440532013000"
+_OUTCOMES = ("SELECT transaction_id, outcome, reason_code FROM recon.receipt_outcomes WHERE as_of_date = ? "
+             "ORDER BY 1")
+_IN_FORCE = ("SELECT transaction_id, invoice_id, kind, effective_date, rule, sum(amount)::VARCHAR "
+             "FROM recon.allocation_ledger WHERE effective_date <= ? GROUP BY ALL HAVING sum(amount) <> 0 ORDER BY ALL")
+
+
+def test_slices_are_whole_days_of_at_most_the_size_unless_one_day_is_larger(con):
+    for day, rows in [("2026-01-01", 3), ("2026-01-02", 3), ("2026-01-03", 3), ("2026-01-04", 10),
+                      ("2026-01-05", 1)]:
+        for i in range(rows):
+            add_payment(con, f"T{day}-{i}", day, "1.00")
+    ends = slices(con, None, date(2026, 1, 31), 6)
+    assert ends == [date(2026, 1, 2), date(2026, 1, 3), date(2026, 1, 4), date(2026, 1, 31)]
+    assert slices(con, date(2026, 1, 3), date(2026, 1, 31), 6) == [date(2026, 1, 4), date(2026, 1, 31)]
+    assert slices(con, date(2026, 1, 31), date(2026, 1, 31), 6) == [date(2026, 1, 31)]
+
+
+def _inputs(con):
+    """Two receipts of one account; the second is sent back by a return that names nothing
+    (found by account and amount), the first by one that names it."""
+    add_customer(con, "C1", ACCT)
+    add_invoice(con, "1", "A-1001", "100.00")
+    add_invoice(con, "2", "A-1002", "250.00", issue="2026-01-15")
+    add_invoice(con, "3", "A-1003", "300.00", issue="2026-02-20")
+    add_payment(con, "T1", "2026-02-01", "100.00", "A-1001", account=ACCT)
+    add_payment(con, "T2", "2026-02-03", "250.00", "", account=ACCT)
+    add_payment(con, "R2", "2026-02-10", "-250.00", "RETURN", account=ACCT, return_reason="AC04")
+    add_payment(con, "R1", "2026-02-12", "-100.00", "RETURN", account=ACCT, reversal_of="T1", return_reason="MD06")
+    add_payment(con, "T3", "2026-02-21", "250.00", "", account=ACCT)
+
+
+@pytest.mark.parametrize("nights", [
+    ["2026-02-05", "2026-02-28"],  # both returns after the resumed walk's start
+    ["2026-02-05", "2026-02-11", "2026-02-28"],
+    ["2026-02-28", "2026-02-05"],  # a backfill: the returns after it are undone in its outcomes
+])
+def test_a_resumed_walk_equals_the_full_walk_across_returns(con, nights):
+    _inputs(con)
+    full = make_con()
+    _inputs(full)
+    for i, day in enumerate(date.fromisoformat(d) for d in nights):
+        night = reconcile_night(con, day, MatcherSettings(), f"r{i}")
+        if i:
+            assert night.plan.why.startswith("resumed after")
+        reconcile_night(full, day, MatcherSettings(resume=False), f"f{i}")
+        assert con.execute(_OUTCOMES, [day]).fetchall() == full.execute(_OUTCOMES, [day]).fetchall()
+        assert con.execute(_IN_FORCE, [day]).fetchall() == full.execute(_IN_FORCE, [day]).fetchall()
+    last = date.fromisoformat(nights[-1])
+    outcomes = dict((t, (o, r)) for t, o, r in con.execute(_OUTCOMES, [last]).fetchall())
+    if last == date(2026, 2, 28):
+        assert outcomes["T1"] == ("returned", "MD06") and outcomes["T2"] == ("returned", "AC04")
+        assert outcomes["T3"][0] == "allocated"  # invoice 2 re-opened by the return, paid by T3
+    else:
+        assert outcomes["T1"][0] == "allocated" and outcomes["T2"][0] == "allocated"
+    full.close()
