@@ -44,6 +44,10 @@ def _groups(x: str) -> str:
     return f"regexp_replace(trim({split}, '-'), '(^|-)0+([0-9])', '\\1\\2', 'g')"
 
 
+def _nonzero_digits(x: str) -> str:
+    return f"regexp_replace({x}, '[^1-9]', '', 'g')"
+
+
 def key_rows_sql(source: str, columns: str, x: str, with_digits: bool = False) -> str:
     """The rows (``columns``, key, kind) of ``source`` for its text expression ``x``: one per
     key kind that applies (the same rules for invoice numbers and remittance tokens).
@@ -93,12 +97,6 @@ def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date, since: date | No
         FROM staging.stg_bank__transactions
         WHERE effective_date <= {d} AND amount IS NOT NULL AND amount <> 0
     """)
-    if invoice_keys:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _invoice_keys AS
-            {key_rows_sql('SELECT invoice_id, invoice_number FROM staging.stg_erp__invoices', 'invoice_id',
-                          'invoice_number', with_digits=True)}
-        """)
     # Tokens of the remittance text (unigrams and joined neighbours) and structured refs.
     cols = "transaction_id, token, position, n, field"
     rf_body = "substr(upper(replace(token, ' ', '')), 5)"
@@ -144,6 +142,18 @@ def build_evidence(con: duckdb.DuckDBPyConnection, as_of: date, since: date | No
                       "'end_to_end_id' AS field FROM _txns "
                       "WHERE amount > 0 AND end_to_end_id NOT IN ('', 'NOTPROVIDED')", cols, 'token')}
     """)
+    if invoice_keys:
+        invoices = "SELECT invoice_id, invoice_number FROM staging.stg_erp__invoices"
+        if since is not None:
+            # Only the night's few payments: keys only for invoices that can meet one of their
+            # tokens. Every key kind keeps a number's non-zero digits in order, so equal keys
+            # have equal non-zero digits, and the rest cannot match.
+            invoices += (f" WHERE {_nonzero_digits('invoice_number')} IN "
+                         f"(SELECT {_nonzero_digits('key')} FROM _tokens)")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _invoice_keys AS
+            {key_rows_sql(invoices, 'invoice_id', 'invoice_number', with_digits=True)}
+        """)
     # Every (payment, invoice) pair a key connects; the strongest evidence per pair.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _refs AS
