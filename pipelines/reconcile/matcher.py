@@ -450,7 +450,11 @@ class Matcher:
         send back come first in ``_seen`` (their spans are None: their entries are the
         ledger's), with the ones already returned in ``_returned_ids``."""
         con, after = self.con, f"DATE '{self.resume.after.isoformat()}'"
-        con.execute(_EARLIER_RECEIPTS.format(after=after, account_key=normalise_account_sql("counterparty_account")))
+        sql = _EARLIER_RECEIPTS.format(after=after, account_key=normalise_account_sql("counterparty_account"))
+        if not con.execute("SELECT count(*) FROM _txns WHERE amount < 0 AND "
+                           "(is_reversal OR coalesce(return_reason, '') <> '')").fetchone()[0]:
+            sql += " LIMIT 0"  # no return tonight: no earlier receipt to look for
+        con.execute(sql)
         con.execute(_EARLIER_ENTRIES.format(after=after))
         con.execute(_BOOK_SCOPE.format(after=after))
         for row in con.execute("SELECT transaction_id, bank_reference, effective_date, CAST(amount * 100 AS BIGINT), "
