@@ -183,7 +183,7 @@ CREATE TABLE IF NOT EXISTS recon.receipt_outcomes (
 CREATE TABLE IF NOT EXISTS recon.matcher_checkpoint (
     as_of_date DATE NOT NULL,
     run_id VARCHAR NOT NULL,
-    fingerprint VARCHAR NOT NULL,      -- JSON: customers, settings, code
+    fingerprint VARCHAR NOT NULL,      -- JSON: matcher settings and code
     outcomes BIGINT NOT NULL,          -- the night's rows in recon.receipt_outcomes
     walk VARCHAR NOT NULL,             -- resumed after which day, or a full walk, and why
     walked BIGINT NOT NULL             -- payments the night's walk decided
@@ -193,6 +193,12 @@ CREATE TABLE IF NOT EXISTS recon.matcher_checkpoint_days (
     day DATE NOT NULL,
     row_count BIGINT NOT NULL,
     hash_sum HUGEINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recon.matcher_checkpoint_customers (
+    customer_id VARCHAR,               -- what the matcher read of each customer
+    name VARCHAR,
+    aliases VARCHAR,
+    bank_accounts VARCHAR
 );
 CREATE TABLE IF NOT EXISTS recon.learned_accounts (
     account_key VARCHAR NOT NULL,

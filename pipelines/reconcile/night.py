@@ -37,8 +37,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.reconcile.evidence import normalise_account_sql, normalise_name_sql
 from pipelines.reconcile.ledger import LedgerChange, append_changes
-from pipelines.reconcile.matcher import MatchResult, Resume, match
+from pipelines.reconcile.matcher import MatchResult, Resume, match, name_key
 from pipelines.settings import MatcherSettings
 
 # dated input → the rows (day, hash of the columns the matcher reads) it contributes
@@ -70,8 +71,8 @@ _DATED = {
                     ON d.transaction_id IS NULL AND t.bank_reference = d.bank_reference)
               GROUP BY ALL) t USING (file_seq, line_number)""",
 }
-_CUSTOMERS = "SELECT count(*), coalesce(sum(hash(customer_id, name, aliases, bank_accounts)::HUGEINT), 0) " \
-             "FROM staging.stg_erp__customers"
+# what the matcher reads of a customer: a copy is kept with the checkpoint
+_IDENTITY = "SELECT customer_id, name, aliases, bank_accounts FROM staging.stg_erp__customers"
 # settings that do not change what the walk decides
 _NOT_DECIDING = {"outcome_history_days", "resume", "slice_transactions"}
 
@@ -83,11 +84,56 @@ def _code_hash() -> str:
     return digest.hexdigest()
 
 
-def undated_fingerprint(con: duckdb.DuckDBPyConnection, config: MatcherSettings) -> dict:
-    count, total = con.execute(_CUSTOMERS).fetchone()
+def undated_fingerprint(config: MatcherSettings) -> dict:
     settings = {k: str(v) for k, v in asdict(config).items() if k not in _NOT_DECIDING}
-    return {"customers": f"{count}:{total}", "matcher settings": json.dumps(settings, sort_keys=True),
-            "matcher code": _code_hash()}
+    return {"matcher settings": json.dumps(settings, sort_keys=True), "matcher code": _code_hash()}
+
+
+def customers_changed_from(con: duckdb.DuckDBPyConnection, upto: date, threshold: float) -> date | None:
+    """The first day, on or before ``upto``, of a payment whose payer the customers changed
+    since the checkpoint (new, gone, renamed, other aliases or accounts) could identify
+    differently: its account or exact name is one of theirs, or its name is within the fuzzy
+    threshold of one of theirs. None if there is none: the walk up to ``upto`` stands."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _changed_customers AS
+        ({_IDENTITY} EXCEPT SELECT * FROM recon.matcher_checkpoint_customers)
+        UNION ALL (SELECT * FROM recon.matcher_checkpoint_customers EXCEPT {_IDENTITY})
+    """)
+    names = [n for (n,) in con.execute(
+        "SELECT name FROM _changed_customers UNION ALL "
+        "SELECT unnest(string_split(coalesce(aliases, ''), ';')) FROM _changed_customers").fetchall()]
+    if not names:
+        return None
+    first = con.execute(f"""
+        WITH accounts AS (
+            SELECT {normalise_account_sql('a')} AS k
+            FROM (SELECT unnest(string_split(coalesce(bank_accounts, ''), ';')) AS a FROM _changed_customers)
+            WHERE trim(a) <> ''
+        ),
+        names AS (SELECT {normalise_name_sql('n')} AS k FROM (SELECT unnest($2::VARCHAR[]) AS n) WHERE trim(n) <> '')
+        SELECT min(effective_date) FROM staging.stg_bank__transactions
+        WHERE effective_date <= $1 AND amount > 0
+          AND ({normalise_account_sql('counterparty_account')} IN (SELECT k FROM accounts)
+               OR {normalise_name_sql('counterparty_name')} IN (SELECT k FROM names))
+    """, [upto, names]).fetchone()[0]
+    keys = {k for k in map(name_key, names) if k}
+    if keys:  # the fuzzy look-up (matcher._fuzzy_lookup): any name that close may now resolve otherwise
+        from rapidfuzz import fuzz, process
+
+        seen: dict[str, date] = {}
+        for name, day in con.execute(
+                "SELECT counterparty_name, min(effective_date) FROM staging.stg_bank__transactions "
+                "WHERE effective_date <= ? AND amount > 0 AND counterparty_name IS NOT NULL GROUP BY 1",
+                [upto]).fetchall():
+            key = name_key(name)
+            if key and (key not in seen or day < seen[key]):
+                seen[key] = day
+        choices = list(seen)
+        for key in keys:
+            for _, _, i in process.extract(key, choices, scorer=fuzz.token_sort_ratio, score_cutoff=threshold,
+                                           limit=None):
+                first = min(first or seen[choices[i]], seen[choices[i]])
+    return first
 
 
 def day_fingerprints(con: duckdb.DuckDBPyConnection, upto: date) -> None:
@@ -109,7 +155,7 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -
     """Where the walk resumes, or a full walk (and why)."""
     last = con.execute("SELECT as_of_date, fingerprint, outcomes FROM recon.matcher_checkpoint").fetchone()
     day_fingerprints(con, as_of)
-    undated = undated_fingerprint(con, config)
+    undated = undated_fingerprint(config)
 
     def full(why: str) -> Plan:
         return Plan(None, f"full walk: {why}", undated)
@@ -136,6 +182,10 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -
         SELECT min(day), string_agg(DISTINCT input, ', ' ORDER BY input) FILTER (WHERE day = (SELECT min(day) FROM diff))
         FROM diff
     """, [night, as_of]).fetchone()
+    by_customers = customers_changed_from(con, min(night, as_of), config.name_match_threshold)
+    if by_customers is not None and (first is None or by_customers <= first):
+        inputs = "customer data for a payment" if first != by_customers else f"{inputs}, customer data for a payment"
+        first = by_customers
     if first is None:
         after = min(night, as_of)
         return Plan(after, f"resumed after {after}, the last night walked" if after == night
@@ -300,6 +350,8 @@ def _save_checkpoint(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, c
                 [as_of, run_id, json.dumps(chosen.fingerprint, sort_keys=True), outcomes, chosen.why, walked])
     con.execute("DELETE FROM recon.matcher_checkpoint_days")
     con.execute("INSERT INTO recon.matcher_checkpoint_days SELECT * FROM _day_prints")
+    con.execute("DELETE FROM recon.matcher_checkpoint_customers")
+    con.execute(f"INSERT INTO recon.matcher_checkpoint_customers {_IDENTITY}")
     con.execute("DELETE FROM recon.receipt_returns")
     con.execute("INSERT INTO recon.receipt_returns SELECT * FROM _night_returns")
     con.execute("DELETE FROM recon.learned_accounts")
