@@ -281,7 +281,10 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
             if after is not None:
                 returned = {tid for (tid,) in con.execute(
                     "SELECT transaction_id FROM _night_outcomes WHERE outcome = 'returned'").fetchall()}
-                resume = Resume(after, learned, learned_on, returned, invoice_keys_ready=i > 0)
+                # the first slice of a full walk made every invoice's keys; a resumed one only
+                # those its own tokens can meet
+                resume = Resume(after, learned, learned_on, returned,
+                                invoice_keys_ready=i > 0 and chosen.after is None)
             result = match(con, end, config, resume)
             change = append_changes(con, result.entries, run_id, end, since=after, night=as_of)
             _add_outcomes(con, result)

@@ -41,21 +41,24 @@ def _inputs(con):
     add_payment(con, "R2", "2026-02-10", "-250.00", "RETURN", account=ACCT, return_reason="AC04")
     add_payment(con, "R1", "2026-02-12", "-100.00", "RETURN", account=ACCT, reversal_of="T1", return_reason="MD06")
     add_payment(con, "T3", "2026-02-21", "250.00", "", account=ACCT)
+    add_payment(con, "T4", "2026-02-22", "300.00", "A-1003", account=ACCT)
 
 
-@pytest.mark.parametrize("nights", [
-    ["2026-02-05", "2026-02-28"],  # both returns after the resumed walk's start
-    ["2026-02-05", "2026-02-11", "2026-02-28"],
-    ["2026-02-28", "2026-02-05"],  # a backfill: the returns after it are undone in its outcomes
+@pytest.mark.parametrize(("nights", "slice_size"), [
+    (["2026-02-05", "2026-02-28"], 1_000_000),  # both returns after the resumed walk's start
+    (["2026-02-05", "2026-02-11", "2026-02-28"], 1_000_000),
+    (["2026-02-28", "2026-02-05"], 1_000_000),  # a backfill: the returns after it are undone in its outcomes
+    (["2026-02-05", "2026-02-28"], 1),  # the resumed walk in slices of a day each
 ])
-def test_a_resumed_walk_equals_the_full_walk_across_returns(con, nights):
+def test_a_resumed_walk_equals_the_full_walk_across_returns(con, nights, slice_size):
     _inputs(con)
     full = make_con()
     _inputs(full)
     for i, day in enumerate(date.fromisoformat(d) for d in nights):
-        night = reconcile_night(con, day, MatcherSettings(), f"r{i}")
+        night = reconcile_night(con, day, MatcherSettings(slice_transactions=slice_size), f"r{i}")
         if i:
             assert night.plan.why.startswith("resumed after")
+            assert night.slices == (4 if slice_size == 1 else 1)  # days with payments after the start
         reconcile_night(full, day, MatcherSettings(resume=False), f"f{i}")
         assert con.execute(_OUTCOMES, [day]).fetchall() == full.execute(_OUTCOMES, [day]).fetchall()
         assert con.execute(_IN_FORCE, [day]).fetchall() == full.execute(_IN_FORCE, [day]).fetchall()
@@ -64,6 +67,8 @@ def test_a_resumed_walk_equals_the_full_walk_across_returns(con, nights):
     if last == date(2026, 2, 28):
         assert outcomes["T1"] == ("returned", "MD06") and outcomes["T2"] == ("returned", "AC04")
         assert outcomes["T3"][0] == "allocated"  # invoice 2 re-opened by the return, paid by T3
+        assert con.execute("SELECT rule FROM recon.allocation_ledger WHERE transaction_id = 'T4'").fetchall() == [
+            ("invoice_number",)]
     else:
         assert outcomes["T1"][0] == "allocated" and outcomes["T2"][0] == "allocated"
     full.close()
