@@ -149,6 +149,7 @@ class Plan:
     after: date | None  # resume after this day, or walk all history
     why: str  # said in the night's summary
     fingerprint: dict  # the undated inputs' (stored for the next night; _day_prints the dated ones)
+    night: date | None = None  # the checkpoint's night the state as of ``after`` comes from
 
 
 def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -> Plan:
@@ -189,12 +190,13 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -
     if first is None:
         after = min(night, as_of)
         return Plan(after, f"resumed after {after}, the last night walked" if after == night
-                    else f"resumed after {after}: nothing changed up to the night", undated)
+                    else f"resumed after {after}: nothing changed up to the night", undated, night)
     start = con.execute("SELECT min(day) FROM recon.matcher_checkpoint_days").fetchone()[0]
     if start is None or first <= start:
         return full(f"{inputs} dated {first} changed, the first day")
     after = first - timedelta(days=1)
-    return Plan(after, f"resumed after {after}: {inputs} dated {first} changed since the night of {night}", undated)
+    return Plan(after, f"resumed after {after}: {inputs} dated {first} changed since the night of {night}",
+                undated, night)
 
 
 def slices(con: duckdb.DuckDBPyConnection, after: date | None, as_of: date, size: int) -> list[date]:
@@ -271,8 +273,7 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
                         "FROM recon.receipt_outcomes WHERE false")
             learned, learned_on = {}, {}
         else:
-            night = con.execute("SELECT as_of_date FROM recon.matcher_checkpoint").fetchone()[0]
-            con.execute(_RESTORE_OUTCOMES, {"after": after, "night": night})
+            con.execute(_RESTORE_OUTCOMES, {"after": after, "night": chosen.night})
             rows = con.execute("SELECT account_key, customer_id, learned_on FROM recon.learned_accounts "
                                "WHERE learned_on <= ?", [after]).fetchall()
             learned, learned_on = {a: c for a, c, _ in rows}, {a: d for a, _, d in rows}
