@@ -201,13 +201,13 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -
 
 def slices(con: duckdb.DuckDBPyConnection, after: date | None, as_of: date, size: int) -> list[date]:
     """The last day of each slice of the walk: whole days, each slice up to ``size``
-    transactions (a single day with more is a slice of its own); the last is ``as_of``."""
+    transactions (a single day with more is a slice of its own); the last is ``as_of``.
+    The transactions per day are the fingerprint's (``day_fingerprints`` as of ``as_of``)."""
     ends: list[date] = []
     count, previous = 0, None
     for day, rows in con.execute(
-            "SELECT effective_date, count(*) FROM staging.stg_bank__transactions "
-            "WHERE effective_date <= ? AND effective_date > coalesce(?, DATE '0001-01-01') "
-            "GROUP BY 1 ORDER BY 1", [as_of, after]).fetchall():
+            "SELECT day, row_count FROM _day_prints WHERE input = 'bank transactions' "
+            "AND day <= ? AND day > coalesce(?, DATE '0001-01-01') ORDER BY day", [as_of, after]).fetchall():
         if count and count + rows > size:
             ends.append(previous)
             count = 0

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pipelines.reconcile.night import reconcile_night, slices
+from pipelines.reconcile.night import day_fingerprints, reconcile_night, slices
 from pipelines.settings import MatcherSettings
 
 from .conftest import add_customer, add_invoice, add_payment, make_con
@@ -23,6 +23,7 @@ def test_slices_are_whole_days_of_at_most_the_size_unless_one_day_is_larger(con)
                       ("2026-01-05", 1)]:
         for i in range(rows):
             add_payment(con, f"T{day}-{i}", day, "1.00")
+    day_fingerprints(con, date(2026, 1, 31))  # the transactions per day come from the fingerprint
     ends = slices(con, None, date(2026, 1, 31), 6)
     assert ends == [date(2026, 1, 2), date(2026, 1, 3), date(2026, 1, 4), date(2026, 1, 31)]
     assert slices(con, date(2026, 1, 3), date(2026, 1, 31), 6) == [date(2026, 1, 4), date(2026, 1, 31)]
