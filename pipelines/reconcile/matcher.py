@@ -332,19 +332,20 @@ _EARLIER_RECEIPTS = """
     earlier AS (
         SELECT transaction_id, bank_reference, effective_date, amount, currency, counterparty_name,
                {account_key} AS account_key, coalesce(remittance_info, '') AS remittance_info,
-               coalesce(end_to_end_id, '') AS end_to_end_id, is_reversal, reversal_of, return_reason
-        FROM staging.stg_bank__transactions
-        WHERE effective_date <= {after} AND amount > 0 AND NOT coalesce(is_reversal, false)
-          -- a cheap first cut (the account is normalised only for what passes)
-          AND (transaction_id IN (SELECT reversal_of FROM returns) OR bank_reference IN (SELECT reversal_of FROM returns)
-               OR coalesce(end_to_end_id, '') IN (SELECT end_to_end_id FROM returns) OR amount IN (SELECT amount FROM returns))
+               coalesce(end_to_end_id, '') AS end_to_end_id, is_reversal, reversal_of, return_reason,
+               named
+        FROM (SELECT *, transaction_id IN (SELECT reversal_of FROM returns)
+                        OR bank_reference IN (SELECT reversal_of FROM returns)
+                        OR (coalesce(end_to_end_id, '') NOT IN ('', 'NOTPROVIDED')
+                            AND end_to_end_id IN (SELECT end_to_end_id FROM returns)) AS named
+              FROM staging.stg_bank__transactions
+              WHERE effective_date <= {after} AND amount > 0 AND NOT coalesce(is_reversal, false))
+        -- a cheap first cut: the account is normalised only for what passes
+        WHERE named OR amount IN (SELECT amount FROM returns)
     )
-    SELECT * FROM earlier e
-    WHERE transaction_id IN (SELECT reversal_of FROM returns)
-       OR bank_reference IN (SELECT reversal_of FROM returns)
-       OR (end_to_end_id NOT IN ('', 'NOTPROVIDED') AND end_to_end_id IN (SELECT end_to_end_id FROM returns))
-       OR EXISTS (SELECT 1 FROM returns r WHERE e.account_key <> '' AND r.account_key = e.account_key
-                                            AND r.amount = e.amount AND r.currency = e.currency)
+    SELECT * EXCLUDE (named) FROM earlier e
+    WHERE named OR EXISTS (SELECT 1 FROM returns r WHERE e.account_key <> '' AND r.account_key = e.account_key
+                                                    AND r.amount = e.amount AND r.currency = e.currency)
 """
 
 # Their entries in force (kind allocation: their own and the reversals of earlier returns).
