@@ -254,6 +254,19 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **relations) -> Iterator[None]:
+    """Python data (Arrow tables, DataFrames) readable in SQL under the given names, for the
+    statements inside the block; unregistered after it, also on error."""
+    for name, data in relations.items():
+        con.register(name, data)
+    try:
+        yield
+    finally:
+        for name in relations:
+            con.unregister(name)
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
     """The first value of the first row (the result is read to the end, as DuckDB 2 requires)."""
     return one_row(con, sql, params)[0]

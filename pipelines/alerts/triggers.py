@@ -29,6 +29,7 @@ from pipelines.ingest.erp import UNDECIDED_REASON
 from pipelines.quality.checks import night_file_seqs, table_columns
 from pipelines.quality.controls import TABLE_OF_KIND, file_counts
 from pipelines.settings import AlertSettings
+from pipelines.warehouse import registered
 
 # The contract's auto-match window (CONTRACT §4: receipts effective in the 30 days to D).
 AUTO_MATCH_WINDOW_DAYS = 30
@@ -58,12 +59,9 @@ class Night:
             if isinstance(rows, _Rows):
                 import pyarrow as pa
 
-                con.register("_rows", pa.table(
-                    {name: [r[i] for r in rows.rows] for i, name in enumerate(rows.columns)}))
-                try:
+                with registered(con, _rows=pa.table(
+                        {name: [r[i] for r in rows.rows] for i, name in enumerate(rows.columns)})):
                     con.execute(sql)
-                finally:
-                    con.unregister("_rows")
             else:
                 con.execute(sql, rows)
         self.writes.clear()

@@ -21,7 +21,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
-from pipelines.warehouse import MONEY, scalar
+from pipelines.warehouse import MONEY, registered, scalar
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,7 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
     """
     with gc_paused():
         frame = _desired_table(desired)
-    con.register("_desired_in", frame)
-    try:
+    with registered(con, _desired_in=frame):
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _desired AS
             SELECT transaction_id, invoice_id, kind, CAST(effective_date AS DATE) AS effective_date,
@@ -108,8 +107,6 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
             GROUP BY transaction_id, invoice_id, kind, CAST(effective_date AS DATE), rule
             HAVING sum(CAST(amount AS {MONEY})) <> 0
         """)
-    finally:
-        con.unregister("_desired_in")
 
     # What is in force now, per entry key, with the details of its latest allocation event.
     key = "transaction_id, invoice_id, kind, effective_date, rule"

@@ -41,6 +41,7 @@ from pipelines.reconcile.evidence import normalise_account_sql, normalise_name_s
 from pipelines.reconcile.ledger import LedgerChange, append_changes
 from pipelines.reconcile.matcher import MatchResult, Resume, match, name_key
 from pipelines.settings import MatcherSettings
+from pipelines.warehouse import registered
 
 # dated input → the rows (day, hash of the columns the matcher reads) it contributes
 _DATED = {
@@ -322,9 +323,7 @@ def _add_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult) -> None:
                        schema=pa.schema([("transaction_id", pa.string()), ("return_transaction_id", pa.string()),
                                          ("returned_on", pa.date32()), ("reason", pa.string()),
                                          ("outcome_before", pa.string()), ("reason_before", pa.string())]))
-    con.register("_outcomes_in", table)
-    con.register("_returns_in", returns)
-    try:
+    with registered(con, _outcomes_in=table, _returns_in=returns):
         if result.return_events:
             # a receipt of an earlier night or slice: its outcome before is the night's so far
             con.execute("""
@@ -342,9 +341,6 @@ def _add_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult) -> None:
             """)
         con.execute("INSERT INTO _night_outcomes SELECT transaction_id, payer_customer_id, payer_evidence, "
                     "outcome, nullif(reason_code, ''), nullif(candidates, '') FROM _outcomes_in")
-    finally:
-        con.unregister("_outcomes_in")
-        con.unregister("_returns_in")
 
 
 def _save_checkpoint(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, chosen: Plan, outcomes: int,
@@ -359,14 +355,12 @@ def _save_checkpoint(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, c
     con.execute("DELETE FROM recon.receipt_returns")
     con.execute("INSERT INTO recon.receipt_returns SELECT * FROM _night_returns")
     con.execute("DELETE FROM recon.learned_accounts")
-    con.register("_learned_in", pa.table(
+    learned_in = pa.table(
         {"account_key": list(learned), "customer_id": list(learned.values()),
          "learned_on": [learned_on[a] for a in learned]},
-        schema=pa.schema([("account_key", pa.string()), ("customer_id", pa.string()), ("learned_on", pa.date32())])))
-    try:
+        schema=pa.schema([("account_key", pa.string()), ("customer_id", pa.string()), ("learned_on", pa.date32())]))
+    with registered(con, _learned_in=learned_in):
         con.execute("INSERT INTO recon.learned_accounts SELECT * FROM _learned_in")
-    finally:
-        con.unregister("_learned_in")
 
 
 def store_outcomes(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, history_days: int = 7) -> None:
