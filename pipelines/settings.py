@@ -192,6 +192,10 @@ class Settings:
     # duckdb_threads // dbt_threads of its threads (dbt_duckdb_threads): the night never runs
     # more query threads than ARW_DUCKDB_THREADS.
     dbt_threads: int = 2
+    # Rebuild dbt's incremental models from scratch this night (ARW_DBT_FULL_REFRESH); they are
+    # also rebuilt whenever the dbt project changed since the last night. History marts
+    # (fct_ar_aging_history) keep their history either way.
+    dbt_full_refresh: bool = False
     bank_profile_dirs: tuple[Path, ...] = field(default_factory=tuple)
     reporting_currency: str = "EUR"
     # Test-only fault injection: the named stage stops the process as a kill would.
@@ -224,6 +228,7 @@ class Settings:
             duckdb_threads=int(_env("ARW_DUCKDB_THREADS", "2")),
             duckdb_memory_limit=_env("ARW_DUCKDB_MEMORY_LIMIT", "8GB"),
             dbt_threads=max(1, int(_env("ARW_DBT_THREADS", "2"))),
+            dbt_full_refresh=_env_bool("ARW_DBT_FULL_REFRESH", False),
             bank_profile_dirs=profile_dirs,
             reporting_currency=_env("ARW_REPORTING_CURRENCY", "EUR"),
             fault_inject=_env("ARW_FAULT_INJECT", ""),

@@ -42,6 +42,7 @@ from pipelines.automation import nightly_asset_kwargs
 from pipelines.progress import stage
 from pipelines.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR, Settings
+from pipelines.warehouse import connect, scalar
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 _STAMP_PATH = DBT_PROJECT_DIR / "target" / ".arw_project_hash"
@@ -245,6 +246,27 @@ def _events(context: AssetExecutionContext, manifest: Mapping[str, Any], result)
         raise Failure(description="dbt build failed: " + "; ".join(failures or ["see the log"]))
 
 
+_PROJECT_STATE = "(project)"  # the row of audit.dbt_watermarks that holds the project's hash
+
+
+def _built_with(settings: Settings, invocation: str) -> str | None:
+    """The dbt project hash the last successful build of `invocation` ran with, if any."""
+    if not settings.build_db.exists():
+        return None
+    with connect(settings) as con:
+        if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                           "AND schema_name = 'audit' AND table_name = 'dbt_watermarks'"):
+            return None
+        return scalar(con, "SELECT max(value) FROM audit.dbt_watermarks WHERE model = ? AND name = ?",
+                      [_PROJECT_STATE, invocation])
+
+
+def _save_built_with(settings: Settings, invocation: str, project_hash: str) -> None:
+    with connect(settings) as con:
+        con.execute("INSERT OR REPLACE INTO audit.dbt_watermarks VALUES (?, ?, ?, now())",
+                    [_PROJECT_STATE, invocation, project_hash])
+
+
 def _build(context: AssetExecutionContext, warehouse: WarehouseResource, select: list[str],
            label: str):
     settings = warehouse.settings()
@@ -254,10 +276,20 @@ def _build(context: AssetExecutionContext, warehouse: WarehouseResource, select:
     args = ["build", *select, "--exclude-resource-type", "unit_test",
             "--vars", json.dumps({"as_of_date": context.partition_key,
                                   "reporting_currency": settings.reporting_currency})]
+    # Incremental models read only what came after their watermarks. When the dbt project
+    # changed since this invocation last succeeded (or ARW_DBT_FULL_REFRESH is set), they are
+    # rebuilt from scratch instead; history models (full_refresh=false) keep their history.
+    project_hash = _project_hash()
+    refresh = settings.dbt_full_refresh or _built_with(settings, label) != project_hash
+    if refresh:
+        args.append("--full-refresh")
     with stage(label) as info:
         result = run_dbt(settings, args)
         nodes = result.result.results if result.result else []
-        info["note"] = f"{len(nodes)} models and tests, {'ok' if result.success else 'FAILED'}"
+        info["note"] = (f"{len(nodes)} models and tests{', full rebuild' if refresh else ''}, "
+                        f"{'ok' if result.success else 'FAILED'}")
+    if result.success:
+        _save_built_with(settings, label, project_hash)
     yield from _events(context, manifest, result)
 
 

@@ -3,6 +3,11 @@
 The same generated inbox is delivered two ways: all at once to one night as of the last
 date, and bit by bit to a sequence of nights, with one month's bank statement of one account
 arriving late (after later months were reconciled), which makes the second night restate.
+The ERP extracts arrive in parts too: invoices, orders and credit notes up to August on the
+first night and the rest on the second; the first night also receives changed versions of
+some invoices and of one customer (a due date moved, a dispute flag, another salesperson),
+which the second night's files put back. The incremental models (staging upserts, marts that
+recompute only what changed) must end where a full build of the final versions ends.
 Every published mart must be equal row for row; only what is by nature a history of the
 nights differs: the ledger's events (compared by their sum in force), the aging history
 (compared for the last date), and two columns that record the delivery itself: the order
@@ -11,8 +16,10 @@ in which files were taken in (``file_seq``) and the night an exception was first
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -32,6 +39,55 @@ def _copy(files: list[Path], inbox: Path) -> None:
         shutil.copy2(f, target)
 
 
+def _rows(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _deliver_erp_in_parts(source: Path, erp: Path, parted: dict, cut: str):
+    """Write the first night's ERP parts now (dated up to `cut`, with changed versions of a
+    few invoices and one customer as a later file); return what writes the second night's
+    (the rest, and the original versions again as a still later file)."""
+    parts: dict[str, tuple[list[str], list[dict], list[dict]]] = {}
+    for stem, date_column in parted.items():
+        columns, rows = _rows(source / f"{stem}.csv")
+        first = [r for r in rows if date_column is None or r[date_column] <= cut]
+        parts[stem] = (columns, first, [r for r in rows if r not in first] if date_column else [])
+        _write(erp / f"{stem}_1.csv", columns, first)
+    columns, invoices, _ = parts["invoices"]
+    # invoices of the cut's month: the late July statement stays the earliest change the
+    # matcher resumes from
+    august = [r for r in invoices if r["issue_date"] >= cut[:8] + "01"]
+    originals = august[:: max(1, len(august) // 12)][:12]
+    assert len(originals) == 12
+    changed = [{**r, "due_date": (date.fromisoformat(r["due_date"]) + timedelta(days=30)).isoformat(),
+                "disputed": "true"} for r in originals]
+    _write(erp / "invoices_1b.csv", columns, changed)
+    columns, customers, _ = parts["customers"]
+    salespeople = sorted({c["salesperson_id"] for c in customers})
+    customer = customers[0]
+    other = next(s for s in salespeople if s != customer["salesperson_id"])
+    _write(erp / "customers_1b.csv", columns, [{**customer, "salesperson_id": other,
+                                                 "is_key_account": "true"}])
+
+    def later() -> None:
+        for stem, (columns, _, rest) in parts.items():
+            if rest:
+                _write(erp / f"{stem}_2.csv", columns, rest)
+        _write(erp / "invoices_2b.csv", parts["invoices"][0], originals)
+        _write(erp / "customers_2b.csv", parts["customers"][0], [customer])
+
+    return later
+
+
 @pytest.fixture(scope="module")
 def nights(generated_night, tmp_path_factory) -> dict:
     """The shared generated night is the full rebuild; the same inbox delivered bit by bit
@@ -48,9 +104,13 @@ def nights(generated_night, tmp_path_factory) -> dict:
 
     seq_inbox = root / "seq_inbox"
     (seq_inbox / "manual").mkdir(parents=True)
-    _copy(erp + early, seq_inbox)
+    parted = {"invoices": "issue_date", "orders": "order_date", "credit_notes": "issue_date",
+              "customers": None}
+    _copy([f for f in erp if f.stem not in parted] + early, seq_inbox)
+    later = _deliver_erp_in_parts(full_inbox / "erp", seq_inbox / "erp", parted, "2026-08-31")
     first = night(seq_inbox, root / "seq_wh", "2026-08-31")
     _copy([late, *rest], seq_inbox)
+    later()
     second = night(seq_inbox, root / "seq_wh", LAST)
     assert first.published and second.published, (first.reason, second.reason)
     # the matcher walked again only from the late statement's first day, not all history

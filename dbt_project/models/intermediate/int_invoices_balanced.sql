@@ -1,13 +1,20 @@
+{{ keyed_incremental_config('invoice_id', 'invoices_changed_since_last_build',
+                            ['erp_invoices', 'erp_credit_notes', 'erp_customers']) }}
+-- depends_on: {{ ref('stg_recon__allocation_ledger') }}
+-- depends_on: {{ ref('stg_erp__credit_notes') }}
+-- Incremental: a night recomputes only the invoices its new data can change
+-- (invoices_changed_since_last_build); the rows equal a full build's.
 -- Every invoice issued on or before the night's date with its open amount as of that date:
 -- amount − credit notes − allocations (net of reversals) − adjustments, each dated on or
 -- before the date (CONTRACT §4), and the date its open amount first reached zero.
 with invoices as (
     select * from {{ ref('stg_erp__invoices') }}
-    where issue_date <= {{ as_of_date() }}
+    where issue_date <= {{ as_of_date() }} and {{ recompute_only('invoice_id') }}
 ),
 
 events as (
     select * from {{ ref('int_invoice_events') }}
+    where {{ recompute_only('invoice_id') }}
 ),
 
 -- per invoice: credit notes, allocations and adjustments to date, and the first day the

@@ -1,18 +1,23 @@
+{{ keyed_incremental_config('transaction_id', 'receipts_changed_since_last_build',
+                            ['erp_invoices', 'bank_transactions'],
+                            ["{{ save_watermark('outcomes_as_of', outcomes_night()) }}"]) }}
+-- depends_on: {{ ref('stg_recon__allocation_ledger') }}
+-- Incremental: a night recomputes only the receipts its new data can change
+-- (receipts_changed_since_last_build); the rows equal a full build's.
 -- Every incoming transaction (money in) effective on or before the night's date: what is
 -- applied to invoices, what waits (on account or for a person), and what is not AR money
 -- (returned later, or marked not AR). amount = applied + unapplied + excluded, to the cent.
 with receipts as (
     select * from {{ ref('stg_bank__transactions') }}
     where amount > 0 and effective_date <= {{ as_of_date() }}
+      and {{ recompute_only('transaction_id') }}
 ),
 
 outcomes as (
     -- the matcher's conclusions of the latest night on or before the date
     select * from {{ ref('stg_recon__receipt_outcomes') }}
-    where as_of_date = (
-        select max(as_of_date) from {{ ref('stg_recon__receipt_outcomes') }}
-        where as_of_date <= {{ as_of_date() }}
-    )
+    where as_of_date = ({{ outcomes_night() }})
+      and {{ recompute_only('transaction_id') }}
 ),
 
 applied as (
@@ -22,6 +27,7 @@ applied as (
         min(customer_id) as allocated_customer_id,
         count(distinct customer_id) as allocated_customers
     from {{ ref('fct_payment_allocations') }}
+    where {{ recompute_only('transaction_id') }}
     group by transaction_id
 ),
 

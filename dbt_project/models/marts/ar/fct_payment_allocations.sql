@@ -1,8 +1,12 @@
+{{ keyed_incremental_config('transaction_id', 'allocations_changed_since_last_build', ['erp_invoices']) }}
+-- Incremental: a night recomputes only the transactions its new data can change
+-- (allocations_changed_since_last_build); the rows equal a full build's.
 -- Allocations in force at the night's date: ledger events (allocations and their reversals)
 -- for transactions effective on or before the date, summed per transaction and invoice.
 with ledger as (
     select * from {{ ref('stg_recon__allocation_ledger') }}
     where effective_date <= {{ as_of_date() }} and kind = 'allocation'
+      and {{ recompute_only('transaction_id') }}
 ),
 
 -- per transaction and invoice: the amount in force, and the rule, version, score and decider

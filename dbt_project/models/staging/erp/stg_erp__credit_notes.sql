@@ -1,5 +1,8 @@
+{{ raw_upsert_config('erp_credit_notes', 'credit_note_id') }}
+
 with source as (
     select * from {{ source('raw', 'erp_credit_notes') }}
+    {{- delivered_since_last_build(source('raw', 'erp_credit_notes'), 'credit_note_id') }}
 ),
 
 renamed as (

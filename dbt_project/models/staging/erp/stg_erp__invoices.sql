@@ -1,5 +1,8 @@
+{{ raw_upsert_config('erp_invoices', 'invoice_id') }}
+
 with source as (
     select * from {{ source('raw', 'erp_invoices') }}
+    {{- delivered_since_last_build(source('raw', 'erp_invoices'), 'invoice_id') }}
 ),
 
 renamed as (

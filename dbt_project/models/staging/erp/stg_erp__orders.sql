@@ -1,5 +1,8 @@
+{{ raw_upsert_config('erp_orders', 'order_id') }}
+
 with source as (
     select * from {{ source('raw', 'erp_orders') }}
+    {{- delivered_since_last_build(source('raw', 'erp_orders'), 'order_id') }}
 ),
 
 renamed as (

@@ -1,0 +1,62 @@
+"""The incremental marts recompute what changed and nothing else goes stale.
+
+test_incremental_nights.py runs whole nights; this test reaches the one input a night can
+change without a ledger entry: the matcher's conclusion about an earlier receipt (its reason
+or payer), which fct_bank_receipts must take from the new night's outcomes. dbt runs in
+process on a copy of the generated night's build database, as the nightly runs it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import duckdb
+
+from .conftest import GENERATED_AS_OF, copy_night
+
+NEXT = (date.fromisoformat(GENERATED_AS_OF) + timedelta(days=1)).isoformat()
+
+
+def _marts(settings, as_of: str, *extra: str) -> None:
+    from pipelines.transform.dbt import MARTS_SELECT, run_dbt
+
+    result = run_dbt(settings, ["build", "--select", MARTS_SELECT, "--exclude-resource-type", "unit_test",
+                                "--vars", json.dumps({"as_of_date": as_of}), *extra])
+    assert result.success, result.exception
+
+
+def _receipts(db) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT * FROM marts.fct_bank_receipts ORDER BY ALL").fetchall()
+
+
+def test_a_changed_outcome_without_a_ledger_entry_reaches_fct_bank_receipts(generated_night, tmp_path):
+    from pipelines.settings import Settings
+
+    copy = copy_night(generated_night, tmp_path)
+    settings = Settings.from_env().with_overrides(copy["inbox"], copy["wh"])
+    with duckdb.connect(str(settings.build_db)) as con:
+        # the next night's outcomes: the same, except one exception now names a payer and
+        # another reason (as when a new customer's name makes an unknown payer known)
+        transaction, customer = con.execute("""
+            SELECT o.transaction_id, (SELECT min(customer_id) FROM staging.stg_erp__customers)
+            FROM recon.receipt_outcomes o
+            WHERE o.as_of_date = ? AND o.outcome = 'exception' AND o.payer_customer_id IS NULL
+            ORDER BY o.transaction_id LIMIT 1""", [GENERATED_AS_OF]).fetchone()
+        con.execute("INSERT INTO recon.receipt_outcomes SELECT * REPLACE (CAST(? AS DATE) AS as_of_date) "
+                    "FROM recon.receipt_outcomes WHERE as_of_date = ?", [NEXT, GENERATED_AS_OF])
+        con.execute("UPDATE recon.receipt_outcomes SET payer_customer_id = ?, "
+                    "reason_code = 'SEVERAL_INVOICES_FIT_AMOUNT' WHERE as_of_date = ? AND transaction_id = ?",
+                    [customer, NEXT, transaction])
+    before = {r[0]: r for r in _receipts(settings.build_db)}
+    assert before[transaction][5] is None  # customer_id: unknown on the generated night
+
+    _marts(settings, NEXT)  # incremental: the marts were built by the generated night
+    incremental = _receipts(settings.build_db)
+    after = {r[0]: r for r in incremental}
+    assert after[transaction][5] == customer
+    assert after[transaction][10] == "SEVERAL_INVOICES_FIT_AMOUNT"  # reason_code
+
+    _marts(settings, NEXT, "--full-refresh")
+    assert incremental == _receipts(settings.build_db)
