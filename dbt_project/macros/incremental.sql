@@ -196,7 +196,6 @@
    last build read (every receipt when that night's outcomes are no longer kept), or a
    transaction whose allocations may have changed. #}
 {% macro receipts_changed_since_last_build() -%}
-    {%- set columns = "transaction_id, payer_customer_id, payer_evidence, outcome, reason_code" -%}
     {%- set before = watermark('outcomes_as_of', 'date', "date '0001-01-01'") -%}
     {%- set outcomes = ref('stg_recon__receipt_outcomes') -%}
     select transaction_id from {{ ref('stg_bank__transactions') }}
@@ -204,17 +203,20 @@
     union all
     {{ raw_keys_since_last_build('bank_transactions', 'transaction_id') }}
     union all
-    select transaction_id from (
-        select {{ columns }} from {{ outcomes }} where as_of_date = ({{ outcomes_night() }})
-        except
-        select {{ columns }} from {{ outcomes }} where as_of_date = {{ before }}
-    )
-    union all
-    select transaction_id from (
-        select {{ columns }} from {{ outcomes }} where as_of_date = {{ before }}
-        except
-        select {{ columns }} from {{ outcomes }} where as_of_date = ({{ outcomes_night() }})
-    )
+    -- one join on the transaction (unique per night), not two EXCEPTs of whole rows
+    {%- set columns = ['payer_customer_id', 'payer_evidence', 'outcome', 'reason_code'] %}
+    select coalesce(latest.transaction_id, last_read.transaction_id) from (
+        select transaction_id, {{ columns | join(', ') }} from {{ outcomes }}
+        where as_of_date = ({{ outcomes_night() }})
+    ) as latest
+    full join (
+        select transaction_id, {{ columns | join(', ') }} from {{ outcomes }}
+        where as_of_date = {{ before }}
+    ) as last_read on latest.transaction_id = last_read.transaction_id
+    where latest.transaction_id is null or last_read.transaction_id is null
+    {%- for column in columns %}
+       or latest.{{ column }} is distinct from last_read.{{ column }}
+    {%- endfor %}
     union all
     select transaction_id from {{ ref('stg_bank__transactions') }}
     where amount > 0 and not exists (select 1 from {{ outcomes }} where as_of_date = {{ before }})
@@ -241,4 +243,22 @@
                   "{{ delete_changed_keys('" ~ key ~ "', " ~ changed ~ "()) }}"],
         post_hook=post_hooks + more_hooks + ["{{ drop_changed_keys() }}"],
     ) }}
+{%- endmacro %}
+
+{# The orders whose row in int_order_to_cash the data new since its last build can change:
+   delivered again, placed in the window of new dates, with an invoice that may have
+   changed (any version's order), or of a customer whose salesperson changed. #}
+{% macro orders_changed_since_last_build() -%}
+    {{ raw_keys_since_last_build('erp_orders', 'order_id') }}
+    union all
+    select order_id from {{ ref('stg_erp__orders') }}
+    where order_date > {{ last_as_of_date() }} and order_date <= {{ as_of_date() }}
+    union all
+    select order_id from {{ source('raw', 'erp_invoices') }}
+    where invoice_id in (select invoice_id from ({{ invoices_changed_since_last_build() }}))
+    union all
+    select order_id from {{ ref('stg_erp__orders') }}
+    where customer_id in (
+        {{ raw_keys_changed_since_last_build('erp_customers', 'customer_id', ['salesperson_id']) }}
+    )
 {%- endmacro %}
