@@ -101,6 +101,16 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     reason VARCHAR
 );
 
+-- What each incremental dbt model read last (dbt_project/macros/incremental.sql writes it;
+-- created here too, before dbt runs, so two models built at once never both create it).
+CREATE TABLE IF NOT EXISTS audit.dbt_watermarks (
+    model VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    value VARCHAR,
+    saved_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (model, name)
+);
+
 -- The alert outbox (pipelines/alerts): every alert, and where it has been delivered.
 CREATE TABLE IF NOT EXISTS audit.alerts (
     alert_id VARCHAR PRIMARY KEY,
