@@ -101,8 +101,8 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     reason VARCHAR
 );
 
--- What each incremental dbt model read last (dbt_project/macros/incremental.sql writes it;
--- created here too, before dbt runs, so two models built at once never both create it).
+-- What each incremental dbt model read last (dbt_project/macros/incremental.sql reads and
+-- writes it); created here, before any dbt invocation of the pipeline (transform/dbt.py).
 CREATE TABLE IF NOT EXISTS audit.dbt_watermarks (
     model VARCHAR NOT NULL,
     name VARCHAR NOT NULL,

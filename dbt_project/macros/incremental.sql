@@ -1,19 +1,8 @@
 {# Incremental models keep what they last read in audit.dbt_watermarks (one value per model and
-   name): the next night reads only what came after. The table is created by the first model
-   that needs it; the pipeline also forces a full rebuild of every incremental model when the
-   dbt project changed (pipelines/transform/dbt.py), so a watermark never outlives the SQL that
+   name; the table is the pipeline's, pipelines/warehouse.py): the next night reads only what
+   came after. The pipeline forces a full rebuild of every incremental model when the dbt
+   project changed (pipelines/transform/dbt.py), so a watermark never outlives the SQL that
    wrote it. #}
-
-{% macro watermarks_table() -%}
-    create schema if not exists audit;
-    create table if not exists audit.dbt_watermarks (
-        model varchar not null,
-        name varchar not null,
-        value varchar,
-        saved_at timestamp not null,
-        primary key (model, name)
-    )
-{%- endmacro %}
 
 {# The stored value (a SQL scalar subquery, cast to `type`), or `default` when none is stored. #}
 {% macro watermark(name, type, default) -%}
@@ -36,12 +25,9 @@
    ranks them as a full build would; delete+insert on the key replaces their rows. A key
    nobody delivered again keeps its row. Same rows as a full build (tests/e2e/
    test_incremental_nights.py delivers new versions of earlier keys on a later night). #}
-{% macro delivered_since_last_build(relation, key) -%}
+{% macro delivered_since_last_build(raw_table, key) -%}
     {%- if is_incremental() %}
-    where {{ key }} in (
-        select {{ key }} from {{ relation }}
-        where _file_seq > {{ watermark('file_seq', 'bigint', -1) }}
-    )
+    where {{ key }} in ({{ raw_keys_since_last_build(raw_table, key) }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -53,9 +39,7 @@
         incremental_strategy='delete+insert',
         unique_key=key,
         on_schema_change='sync_all_columns',
-        pre_hook="{{ watermarks_table() }}",
-        post_hook="{{ save_watermark('file_seq', 'select max(_file_seq) from ' ~ source('raw', '"
-                  ~ raw_table ~ "')) }}",
+        post_hook="{{ save_raw_watermark('" ~ raw_table ~ "') }}",
     ) }}
 {%- endmacro %}
 
@@ -71,15 +55,12 @@
 {%- endmacro %}
 
 {# True when this build of a keyed incremental mart recomputes only changed keys: the table
-   exists, its watermarks were saved, and the night is not dated before its last build (a
+   exists, its as-of date was saved, and the night is not dated before its last build (a
    backfill, or dbt run by hand for an earlier date: then every row is recomputed). Asked
    when the model is compiled, which dbt does just before it runs it. #}
 {% macro recompute_changed_only() -%}
     {%- if not is_incremental() -%}{{ return(false) }}{%- endif -%}
     {%- if not execute -%}{{ return(true) }}{%- endif -%}
-    {%- if adapter.get_relation(database=this.database, schema='audit', identifier='dbt_watermarks') is none -%}
-        {{ return(false) }}
-    {%- endif -%}
     {%- set stored = run_query("select max(value) from audit.dbt_watermarks where model = '"
                                ~ this.identifier ~ "' and name = 'as_of_date'") -%}
     {%- set last = stored.columns[0].values()[0] -%}
@@ -111,6 +92,18 @@
 {# The night's date of the last build (the start of the window of dates new to this night). #}
 {% macro last_as_of_date() -%}
     {{ watermark('as_of_date', 'date', "date '0001-01-01'") }}
+{%- endmacro %}
+
+{# A date column within the window of dates new to this night: after the last build's as-of
+   date, up to the night's. #}
+{% macro in_new_dates(column) -%}
+    ({{ column }} > {{ last_as_of_date() }} and {{ column }} <= {{ as_of_date() }})
+{%- endmacro %}
+
+{# Ledger entries (stg_recon__allocation_ledger) the last build did not see in force: recorded
+   since, or taking effect in the window of new dates. A condition. #}
+{% macro ledger_changed_since_last_build() -%}
+    (event_seq > {{ watermark('event_seq', 'bigint', -1) }} or {{ in_new_dates('effective_date') }})
 {%- endmacro %}
 
 {# Keys of an append-only raw table delivered in a file taken in since the last build. #}
@@ -155,18 +148,14 @@
 {% macro invoices_changed_since_last_build() -%}
     {{ raw_keys_since_last_build('erp_invoices', 'invoice_id') }}
     union all
-    select invoice_id from {{ ref('stg_erp__invoices') }}
-    where issue_date > {{ last_as_of_date() }} and issue_date <= {{ as_of_date() }}
+    select invoice_id from {{ ref('stg_erp__invoices') }} where {{ in_new_dates('issue_date') }}
     union all
     select invoice_id from {{ source('raw', 'erp_credit_notes') }}
     where credit_note_id in ({{ raw_keys_since_last_build('erp_credit_notes', 'credit_note_id') }})
     union all
-    select invoice_id from {{ ref('stg_erp__credit_notes') }}
-    where issue_date > {{ last_as_of_date() }} and issue_date <= {{ as_of_date() }}
+    select invoice_id from {{ ref('stg_erp__credit_notes') }} where {{ in_new_dates('issue_date') }}
     union all
-    select invoice_id from {{ ref('stg_recon__allocation_ledger') }}
-    where event_seq > {{ watermark('event_seq', 'bigint', -1) }}
-       or (effective_date > {{ last_as_of_date() }} and effective_date <= {{ as_of_date() }})
+    select invoice_id from {{ ref('stg_recon__allocation_ledger') }} where {{ ledger_changed_since_last_build() }}
     union all
     select invoice_id from {{ ref('stg_erp__invoices') }}
     where customer_id in (
@@ -180,8 +169,7 @@
    an allocation to an invoice delivered again (its number or customer may differ). #}
 {% macro allocations_changed_since_last_build() -%}
     select transaction_id from {{ ref('stg_recon__allocation_ledger') }}
-    where event_seq > {{ watermark('event_seq', 'bigint', -1) }}
-       or (effective_date > {{ last_as_of_date() }} and effective_date <= {{ as_of_date() }})
+    where {{ ledger_changed_since_last_build() }}
        or invoice_id in ({{ raw_keys_since_last_build('erp_invoices', 'invoice_id') }})
 {%- endmacro %}
 
@@ -192,14 +180,14 @@
 {%- endmacro %}
 
 {# The receipts whose row in fct_bank_receipts the data new since its last build can change:
-   effective in the window of new dates, taken in since (a late statement), an outcome that differs from the one of the night the
-   last build read (every receipt when that night's outcomes are no longer kept), or a
-   transaction whose allocations may have changed. #}
+   effective in the window of new dates, taken in since (a late statement), an outcome that
+   differs from the one of the night the last build read (every receipt when that night's
+   outcomes are no longer kept), or a transaction whose allocations may have changed. #}
 {% macro receipts_changed_since_last_build() -%}
     {%- set before = watermark('outcomes_as_of', 'date', "date '0001-01-01'") -%}
     {%- set outcomes = ref('stg_recon__receipt_outcomes') -%}
     select transaction_id from {{ ref('stg_bank__transactions') }}
-    where amount > 0 and effective_date > {{ last_as_of_date() }} and effective_date <= {{ as_of_date() }}
+    where amount > 0 and {{ in_new_dates('effective_date') }}
     union all
     {{ raw_keys_since_last_build('bank_transactions', 'transaction_id') }}
     union all
@@ -239,8 +227,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='sync_all_columns',
-        pre_hook=["{{ watermarks_table() }}",
-                  "{{ delete_changed_keys('" ~ key ~ "', " ~ changed ~ "()) }}"],
+        pre_hook="{{ delete_changed_keys('" ~ key ~ "', " ~ changed ~ "()) }}",
         post_hook=post_hooks + more_hooks + ["{{ drop_changed_keys() }}"],
     ) }}
 {%- endmacro %}
@@ -251,8 +238,7 @@
 {% macro orders_changed_since_last_build() -%}
     {{ raw_keys_since_last_build('erp_orders', 'order_id') }}
     union all
-    select order_id from {{ ref('stg_erp__orders') }}
-    where order_date > {{ last_as_of_date() }} and order_date <= {{ as_of_date() }}
+    select order_id from {{ ref('stg_erp__orders') }} where {{ in_new_dates('order_date') }}
     union all
     select order_id from {{ source('raw', 'erp_invoices') }}
     where invoice_id in (select invoice_id from ({{ invoices_changed_since_last_build() }}))

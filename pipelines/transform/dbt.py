@@ -42,7 +42,7 @@ from pipelines.automation import nightly_asset_kwargs
 from pipelines.progress import stage
 from pipelines.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR, Settings
-from pipelines.warehouse import connect, scalar
+from pipelines.warehouse import connect, ensure_schema, scalar
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 _STAMP_PATH = DBT_PROJECT_DIR / "target" / ".arw_project_hash"
@@ -250,13 +250,11 @@ _PROJECT_STATE = "(project)"  # the row of audit.dbt_watermarks that holds the p
 
 
 def _built_with(settings: Settings, invocation: str) -> str | None:
-    """The dbt project hash the last successful build of `invocation` ran with, if any."""
-    if not settings.build_db.exists():
-        return None
+    """The dbt project hash the last successful build of `invocation` ran with, if any. Makes
+    sure audit.dbt_watermarks, which the incremental models read, exists before dbt runs
+    (a dbt asset materialised on its own from the UI runs no ingest step first)."""
     with connect(settings) as con:
-        if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                           "AND schema_name = 'audit' AND table_name = 'dbt_watermarks'"):
-            return None
+        ensure_schema(con)
         return scalar(con, "SELECT max(value) FROM audit.dbt_watermarks WHERE model = ? AND name = ?",
                       [_PROJECT_STATE, invocation])
 

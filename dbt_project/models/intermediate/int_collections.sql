@@ -3,7 +3,6 @@
 -- depends_on: {{ ref('stg_recon__allocation_ledger') }}
 -- depends_on: {{ ref('stg_erp__credit_notes') }}
 -- depends_on: {{ ref('stg_erp__invoices') }}
--- depends_on: {{ ref('stg_erp__customers') }}
 -- Incremental: a night recomputes only the rows of the invoices its new data can change
 -- (invoices_changed_since_last_build), the same set as int_invoices_balanced's.
 -- Cash collected: every allocation (and reversal) in force at the night's date, on its value

@@ -2,7 +2,7 @@
 
 with source as (
     select * from {{ source('raw', 'erp_credit_notes') }}
-    {{- delivered_since_last_build(source('raw', 'erp_credit_notes'), 'credit_note_id') }}
+    {{- delivered_since_last_build('erp_credit_notes', 'credit_note_id') }}
 ),
 
 renamed as (

@@ -2,7 +2,7 @@
 
 with source as (
     select * from {{ source('raw', 'erp_invoices') }}
-    {{- delivered_since_last_build(source('raw', 'erp_invoices'), 'invoice_id') }}
+    {{- delivered_since_last_build('erp_invoices', 'invoice_id') }}
 ),
 
 renamed as (

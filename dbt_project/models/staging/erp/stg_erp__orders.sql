@@ -2,7 +2,7 @@
 
 with source as (
     select * from {{ source('raw', 'erp_orders') }}
-    {{- delivered_since_last_build(source('raw', 'erp_orders'), 'order_id') }}
+    {{- delivered_since_last_build('erp_orders', 'order_id') }}
 ),
 
 renamed as (
