@@ -111,6 +111,27 @@ CREATE TABLE IF NOT EXISTS audit.dbt_watermarks (
     PRIMARY KEY (model, name)
 );
 
+-- The keys whose rows the keyed incremental dbt models recomputed since the last publish (a
+-- NULL key: every row). Publishing applies only those rows to a copy of the published file,
+-- then clears them (pipelines/publish.py).
+CREATE TABLE IF NOT EXISTS audit.unpublished_keys (
+    model VARCHAR NOT NULL,
+    key VARCHAR,
+    logged_at TIMESTAMP NOT NULL
+);
+
+-- What the published file holds (one row, written after each publish): the next publish
+-- starts from a copy of it only when the file is still exactly that one.
+CREATE TABLE IF NOT EXISTS audit.published_state (
+    run_id VARCHAR NOT NULL,
+    as_of_date DATE NOT NULL,
+    published_at TIMESTAMP NOT NULL,
+    file_identity VARCHAR NOT NULL,   -- inode, size and modification time of ar.duckdb
+    full_copy_bytes BIGINT NOT NULL,  -- the file's size after the last full copy
+    settings VARCHAR NOT NULL,        -- DuckDB version and masking (with the salt's digest)
+    how VARCHAR NOT NULL              -- full copy (why), or what was brought up to date
+);
+
 -- The alert outbox (pipelines/alerts): every alert, and where it has been delivered.
 CREATE TABLE IF NOT EXISTS audit.alerts (
     alert_id VARCHAR PRIMARY KEY,

@@ -67,14 +67,24 @@
     {{ return(last is not none and var('as_of_date') >= last) }}
 {%- endmacro %}
 
+{# The pre-hook also logs the keys it recomputes in audit.unpublished_keys (a NULL key when it
+   recomputes every row), which publishing applies to a copy of the published file
+   (pipelines/publish.py) and then clears. #}
 {% macro delete_changed_keys(key, changed_sql) -%}
     {%- if recompute_changed_only() -%}
     create or replace table {{ changed_keys_table() }} as
         select distinct {{ key }} from ({{ changed_sql }}) as changed where {{ key }} is not null;
-    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ changed_keys_table() }})
-    {%- elif is_incremental() -%}
-    delete from {{ this }}
+    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ changed_keys_table() }});
+    {{ log_unpublished_keys('select cast(' ~ key ~ ' as varchar) from ' ~ changed_keys_table()) }}
+    {%- else -%}
+    {%- if is_incremental() %}delete from {{ this }};{% endif %}
+    {{ log_unpublished_keys('select null') }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro log_unpublished_keys(keys_sql) -%}
+    insert into audit.unpublished_keys select '{{ this.identifier }}', key, now()
+    from ({{ keys_sql }}) as changed(key)
 {%- endmacro %}
 
 {% macro recompute_only(key) -%}

@@ -4,6 +4,7 @@ remittance texts; the build database keeps the real values; counts and sums do n
 import re
 import shutil
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ from pipelines.settings import Settings
 
 from .conftest import arw, marts_snapshot
 
+AS_OF = date(2026, 10, 31)
 PSEUDONYM = re.compile(r"masked-[0-9a-f]{12}")
 
 
@@ -31,12 +33,12 @@ def masked(tmp_path_factory) -> dict:
     # Published again from the same build database, as the next night would: now with the
     # night's alerts, which quote payers and customers.
     shutil.copy(wh / "ar.duckdb", base / "first.duckdb")
-    publish(replace(settings, mask_pii=True), "again")
+    publish(replace(settings, mask_pii=True), "again", AS_OF)
     # The same build database published without masking, for comparison.
     plain = base / "plain"
     plain.mkdir()
     shutil.copy(wh / "build.duckdb", plain / "build.duckdb")
-    publish(replace(settings.with_overrides(None, plain), mask_pii=False), "unmasked")
+    publish(replace(settings.with_overrides(None, plain), mask_pii=False), "unmasked", AS_OF)
     return {"wh": wh, "first_db": base / "first.duckdb", "masked_db": wh / "ar.duckdb",
             "plain_db": plain / "ar.duckdb"}
 
