@@ -208,6 +208,14 @@ CREATE TABLE IF NOT EXISTS recon.receipt_outcomes (
     candidates VARCHAR                 -- invoice numbers, `;`-separated
 );
 
+-- The first night the matcher left each receipt as an exception, kept for good (the nights'
+-- outcomes above are kept only ARW_OUTCOME_HISTORY_DAYS): fct_reconciliation_exceptions'
+-- first_seen_date. Filled from the kept outcomes the first time (store_outcomes).
+CREATE TABLE IF NOT EXISTS recon.exception_first_seen (
+    transaction_id VARCHAR NOT NULL,
+    first_seen_date DATE NOT NULL
+);
+
 -- Where the matcher may resume (pipelines/reconcile/night.py): the last night walked, with a
 -- fingerprint of what its walk read (undated inputs here, dated ones per day below), the
 -- payer accounts it had learned and every return of a receipt it saw. One night's worth.

@@ -371,4 +371,32 @@ def store_outcomes(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str, his
     con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date = ?", [as_of])
     con.execute(f"INSERT INTO recon.receipt_outcomes SELECT ?, ?, {', '.join(_OUTCOME_COLUMNS)} "
                 "FROM _night_outcomes", [as_of, run_id])
+    _store_first_seen(con, as_of)
     con.execute("DELETE FROM recon.receipt_outcomes WHERE as_of_date < ?", [as_of - timedelta(days=history_days)])
+
+
+def _store_first_seen(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Keep the first night each receipt was an exception (recon.exception_first_seen) beyond
+    the outcome history: a night run again first forgets the dates it gave; an earlier night
+    (a backfill) moves a receipt's date back. The first time (an empty table), every kept
+    night's exceptions are read too, so a warehouse from before the table keeps its dates."""
+    con.execute("DELETE FROM recon.exception_first_seen WHERE first_seen_date = ?", [as_of])
+    nights = ("recon.receipt_outcomes"
+              if con.execute("SELECT count(*) FROM recon.exception_first_seen").fetchone()[0] == 0
+              else "(SELECT * FROM recon.receipt_outcomes WHERE as_of_date = $as_of)")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _first_seen AS
+        SELECT transaction_id, min(as_of_date) AS first_seen_date FROM {nights}
+        WHERE outcome = 'exception' GROUP BY transaction_id
+    """, {"as_of": as_of} if "$as_of" in nights else {})
+    con.execute("""
+        UPDATE recon.exception_first_seen s SET first_seen_date = n.first_seen_date
+        FROM _first_seen n
+        WHERE s.transaction_id = n.transaction_id AND n.first_seen_date < s.first_seen_date
+    """)
+    con.execute("""
+        INSERT INTO recon.exception_first_seen
+        SELECT * FROM _first_seen n WHERE NOT EXISTS (
+            SELECT 1 FROM recon.exception_first_seen s WHERE s.transaction_id = n.transaction_id)
+    """)
+    con.execute("DROP TABLE _first_seen")

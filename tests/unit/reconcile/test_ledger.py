@@ -69,3 +69,36 @@ def test_outcomes_keep_the_nights_of_the_history_window_and_every_later_night(co
     assert nights() == [("2026-03-05", "B"), ("2026-03-08", "C"), ("2026-03-09", "D")]
     night("2026-03-05", "E")  # a backfill replaces its own night and leaves later ones alone
     assert nights() == [("2026-03-05", "E"), ("2026-03-08", "C"), ("2026-03-09", "D")]
+
+
+def test_the_first_night_a_receipt_was_an_exception_outlives_the_outcome_history(con):
+    from pipelines.reconcile.night import store_outcomes
+
+    def night(day: str, exceptions: list[str], matched: tuple[str, ...] = ()) -> None:
+        rows = [(t, "exception") for t in exceptions] + [(t, "allocated") for t in matched]
+        con.execute("CREATE OR REPLACE TEMP TABLE _night_outcomes AS SELECT t.transaction_id, 'C1' AS "
+                    "payer_customer_id, 'account' AS payer_evidence, t.outcome, NULL AS reason_code, "
+                    "NULL AS candidates FROM (SELECT unnest(?) AS transaction_id, unnest(?) AS outcome) t",
+                    [[r[0] for r in rows], [r[1] for r in rows]])
+        store_outcomes(con, date.fromisoformat(day), f"run-{day}", history_days=7)
+
+    def first_seen() -> dict[str, str]:
+        return {t: str(d) for t, d in con.execute(
+            "SELECT transaction_id, first_seen_date FROM recon.exception_first_seen").fetchall()}
+
+    # a warehouse from before the table: two kept nights of outcomes, no first-seen dates yet
+    night("2026-03-01", ["X"])
+    con.execute("DELETE FROM recon.exception_first_seen")
+    night("2026-03-02", ["X"], matched=("Y",))
+    assert first_seen() == {"X": "2026-03-01"}  # read from the kept nights the first time
+    for day in range(3, 21):
+        night(f"2026-03-{day:02d}", ["X", "Y"] if day >= 10 else ["X"])
+    kept = con.execute("SELECT min(as_of_date) FROM recon.receipt_outcomes").fetchone()[0]
+    assert str(kept) == "2026-03-13"  # 2026-03-01 is long out of the outcome history
+    assert first_seen() == {"X": "2026-03-01", "Y": "2026-03-10"}
+    # the last night run again, now with Z an exception and X matched: X keeps its date
+    night("2026-03-20", ["Y", "Z"], matched=("X",))
+    night("2026-03-20", ["Y"], matched=("X", "Z"))  # and again: Z was never an exception
+    assert first_seen() == {"X": "2026-03-01", "Y": "2026-03-10"}
+    night("2026-03-05", ["Y"])  # a backfill of an earlier night moves Y's date back
+    assert first_seen() == {"X": "2026-03-01", "Y": "2026-03-05"}

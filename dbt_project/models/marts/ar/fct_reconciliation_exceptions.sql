@@ -1,5 +1,7 @@
 -- Receipts that need a person as of the night's date, with the matcher's reason and the
--- candidate invoices it saw. first_seen_date: the first night that put it here.
+-- candidate invoices it saw. first_seen_date: the first night that put it here (the
+-- matcher keeps it beyond the nights of outcomes it keeps; a night dated before it, a
+-- backfill, shows its own date).
 with outcomes as (
     select * from {{ ref('stg_recon__receipt_outcomes') }}
     where as_of_date <= {{ as_of_date() }}
@@ -12,10 +14,9 @@ latest as (
 ),
 
 first_seen as (
-    select transaction_id, min(as_of_date) as first_seen_date
-    from outcomes
-    where outcome = 'exception'
-    group by transaction_id
+    select transaction_id, first_seen_date
+    from {{ ref('stg_recon__exception_first_seen') }}
+    where first_seen_date <= {{ as_of_date() }}
 ),
 
 transactions as (
@@ -34,7 +35,7 @@ select
     latest.reason_code,
     latest.candidates as candidate_invoice_numbers,
     latest.payer_customer_id,
-    first_seen.first_seen_date
+    coalesce(first_seen.first_seen_date, latest.as_of_date) as first_seen_date
 from latest
 inner join transactions using (transaction_id)
 left join first_seen using (transaction_id)
