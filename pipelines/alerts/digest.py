@@ -62,11 +62,18 @@ def new_credit_warnings(con: duckdb.DuckDBPyConnection, night: Night) -> list[di
         return []
     show = [c for c in ("customer_id", "customer_name", "currency", "credit_limit", "exposure",
                         "utilization_pct", "warning_level") if c in cols]
-    rows = [dict(zip(show, r, strict=True)) for r in con.execute(
-        f"SELECT {', '.join(show)} FROM marts.fct_credit_exposure ORDER BY customer_id").fetchall()]
-    before = dict(con.execute("SELECT customer_id, warning_level FROM audit.credit_warning_levels").fetchall())
-    new = [r for r in rows if _level_rank(r["warning_level"]) > _level_rank(before.get(r["customer_id"]))]
-    changed = [r for r in rows if str(r["warning_level"]) != str(before.get(r["customer_id"], "none"))]
+    # only the customers whose level differs from the one last recorded (in SQL: there may be
+    # millions of customers, and a few change a night)
+    changed, before = [], {}
+    for r in con.execute(f"""
+        SELECT {', '.join(f'e.{c}' for c in show)}, b.warning_level
+        FROM marts.fct_credit_exposure e
+        LEFT JOIN audit.credit_warning_levels b USING (customer_id)
+        WHERE CAST(e.warning_level AS VARCHAR) IS DISTINCT FROM coalesce(b.warning_level, 'none')
+        ORDER BY e.customer_id""").fetchall():
+        changed.append(dict(zip(show, r[:-1], strict=True)))
+        before[r[0]] = r[-1]
+    new = [r for r in changed if _level_rank(r["warning_level"]) > _level_rank(before[r["customer_id"]])]
     now_levels = [(r["customer_id"], str(r["warning_level"] or "none"), night.as_of, night.run_id)
                   for r in changed]
     if now_levels:

@@ -61,8 +61,11 @@ def money(value) -> str:
     return f"{Decimal(value or 0):,.2f}"
 
 
-def bullet_list(lines: list[str], limit: int, more: str = "more") -> str:
+def bullet_list(lines: list[str], limit: int, more: str = "more", total: int | None = None) -> str:
+    """The first `limit` lines as bullets, and how many more there are (of `total`, when only
+    the first lines were fetched)."""
     shown = [f"- {line}" for line in lines[:limit]]
-    if len(lines) > limit:
-        shown.append(f"- … and {len(lines) - limit:,} {more}")
+    total = len(lines) if total is None else total
+    if total > len(shown):
+        shown.append(f"- … and {total - len(shown):,} {more}")
     return "\n".join(shown)

@@ -184,33 +184,41 @@ def _outcomes_tonight(con: duckdb.DuckDBPyConnection, night: Night) -> bool:
 def open_exceptions(con: duckdb.DuckDBPyConnection, night: Night) -> list[Alert]:
     if not _outcomes_tonight(con, night):
         return []
-    rows = con.execute("""
-        SELECT o.transaction_id, t.bank_reference, t.effective_date, t.amount, t.currency,
-               o.reason_code, o.candidates, t.counterparty_name
+    exceptions = """
         FROM recon.receipt_outcomes o JOIN raw.bank_transactions t USING (transaction_id)
-        WHERE o.as_of_date = ? AND o.outcome = 'exception'
-        ORDER BY t.effective_date, o.transaction_id
-    """, [night.as_of]).fetchall()
+        WHERE o.as_of_date = $as_of AND o.outcome = 'exception'"""
+    # counted and summed in SQL, in one pass; only the oldest rows the alert lists are fetched
+    groups = con.execute(f"""
+        SELECT grouping(t.currency) = 0, t.currency, coalesce(o.reason_code, 'UNKNOWN'), count(*),
+               sum(t.amount)
+        {exceptions}
+        GROUP BY GROUPING SETS ((t.currency), (coalesce(o.reason_code, 'UNKNOWN')), ())
+        ORDER BY ALL""", {"as_of": night.as_of}).fetchall()
+    count = next((n for by_currency, _, reason, n, _ in groups if not by_currency and reason is None), 0)
     threshold = night.settings.exceptions_threshold
-    if len(rows) <= threshold:
+    if count <= threshold:
         return []
-    totals: dict[str, Decimal] = {}
-    reasons: dict[str, int] = {}
-    for r in rows:
-        totals[r[4]] = totals.get(r[4], Decimal(0)) + r[3]
-        reasons[r[5] or "UNKNOWN"] = reasons.get(r[5] or "UNKNOWN", 0) + 1
-    amounts = ", ".join(f"{ccy} {money(v)}" for ccy, v in sorted(totals.items()))
-    oldest = [f"{r[2]} {r[4]} {money(r[3])} from {r[7] or 'unknown payer'} "
-              f"(ref {r[1] or '-'}): {r[5] or 'UNKNOWN'}"
-              + (f", candidates {r[6]}" if r[6] else "") for r in rows]
-    body = (f"{len(rows):,} receipts wait for a person (threshold {threshold}): {amounts}.\n"
-            "By reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) + "\n"
+    totals = [(ccy, total) for by_currency, ccy, _, _, total in groups if by_currency]
+    reasons = [(reason, n) for by_currency, _, reason, n, _ in groups if not by_currency and reason]
+    shown = night.settings.digest_max_items
+    rows = con.execute(f"""
+        SELECT t.bank_reference, t.effective_date, t.amount, t.currency, o.reason_code, o.candidates,
+               t.counterparty_name
+        {exceptions}
+        ORDER BY t.effective_date, o.transaction_id LIMIT $shown
+    """, {"as_of": night.as_of, "shown": shown}).fetchall()
+    amounts = ", ".join(f"{ccy} {money(v)}" for ccy, v in totals)
+    oldest = [f"{r[1]} {r[3]} {money(r[2])} from {r[6] or 'unknown payer'} "
+              f"(ref {r[0] or '-'}): {r[4] or 'UNKNOWN'}"
+              + (f", candidates {r[5]}" if r[5] else "") for r in rows]
+    body = (f"{count:,} receipts wait for a person (threshold {threshold}): {amounts}.\n"
+            "By reason: " + ", ".join(f"{k} {v}" for k, v in reasons) + "\n"
             "Oldest first (`arw exceptions export` writes the worklist):\n"
-            + bullet_list(oldest, night.settings.digest_max_items, "more exceptions"))
+            + bullet_list(oldest, shown, "more exceptions", total=count))
     return [Alert(kind="open_exceptions", severity=WARNING,
-                  subject=f"{len(rows):,} open reconciliation exceptions (threshold {threshold})",
+                  subject=f"{count:,} open reconciliation exceptions (threshold {threshold})",
                   body=body, policy=PROBLEM,
-                  facts={"count": len(rows), "amount": _by_currency(totals.items())})]
+                  facts={"count": count, "amount": _by_currency(totals)})]
 
 
 def _match_rates(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple]:

@@ -105,7 +105,13 @@ def test_open_exceptions_above_the_threshold(settings):
         assert open_exceptions(con, night(settings, exceptions_threshold=2)) == []
         [alert] = open_exceptions(con, night(settings, exceptions_threshold=1))
         assert open_exceptions(con, night(settings, as_of=date(2026, 11, 1), exceptions_threshold=0)) == []
+        [short] = open_exceptions(con, night(settings, exceptions_threshold=1, digest_max_items=1))
     assert alert.subject == "2 open reconciliation exceptions (threshold 1)"
+    assert "By reason: SEVERAL_INVOICES_FIT_AMOUNT 1, UNKNOWN_PAYER 1\n" in alert.body
+    assert "more exceptions" not in alert.body
+    # the oldest first, the rest counted
+    assert short.body.endswith("\n- 2026-10-31 EUR 80.00 from Unknown GmbH (ref REF-T1): UNKNOWN_PAYER, "
+                               "candidates INV-1;INV-2\n- … and 1 more exceptions")
     assert alert.facts == {"count": 2, "amount": {"CHF": "20.50", "EUR": "80.00"}}
     assert "2026-10-31 EUR 80.00 from Unknown GmbH (ref REF-T1): UNKNOWN_PAYER, candidates INV-1;INV-2" in alert.body
 
@@ -226,6 +232,17 @@ def test_digest_new_overdue_crossings_and_new_credit_warnings(settings):
     run_alert_stage(settings, "run-2", date(2026, 11, 1), published=True)
     digests = rows(settings, "SELECT run_id, subject FROM audit.alerts WHERE kind = 'digest' ORDER BY run_id")
     assert digests[1] == ("run-2", "AR digest for 2026-11-01: 1 new credit-limit warning(s)")
+
+    # The level falls (recorded, nothing to tell), then rises again: that is new again.
+    for run, day, level in (("run-3", 2, "none"), ("run-4", 3, "80")):
+        with connect(settings) as con:
+            make_digest_marts(con, level=level)
+            con.execute("UPDATE marts.fct_overdue_alerts SET first_crossed_date = DATE '2026-10-30'")
+        run_alert_stage(settings, run, date(2026, 11, day), published=True)
+    digests = rows(settings, "SELECT run_id, subject FROM audit.alerts WHERE kind = 'digest' ORDER BY run_id")
+    assert [d[0] for d in digests] == ["run-1", "run-2", "run-4"]
+    assert rows(settings, "SELECT warning_level FROM audit.credit_warning_levels WHERE customer_id = 'C1'") \
+        == [("80",)]
 
 
 def test_no_digest_when_the_night_did_not_publish_or_the_marts_are_absent(settings):

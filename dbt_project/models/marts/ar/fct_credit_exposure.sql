@@ -16,10 +16,19 @@ invoices as (
     where status = 'issued'
 ),
 
+orders as (
+    select order_id, customer_id, currency, amount
+    from {{ ref('stg_erp__orders') }}
+    where status = 'open'
+      and order_date <= {{ as_of_date() }}
+),
+
+-- (only the open orders' invoices are summed, and only open invoices are converted: a
+-- settled invoice adds nothing, whatever the rate)
 invoiced_per_order as (
     select order_id, sum(amount) as invoiced_amount
     from invoices
-    where order_id is not null
+    where order_id in (select order_id from orders)
     group by order_id
 ),
 
@@ -28,14 +37,12 @@ open_orders as (
         orders.customer_id,
         orders.currency,
         greatest(orders.amount - coalesce(invoiced_per_order.invoiced_amount, 0), 0) as open_amount
-    from {{ ref('stg_erp__orders') }} as orders
+    from orders
     left join invoiced_per_order using (order_id)
-    where orders.status = 'open'
-      and orders.order_date <= {{ as_of_date() }}
 ),
 
 items as (
-    select customer_id, currency, 'ar' as kind, open_amount from invoices
+    select customer_id, currency, 'ar' as kind, open_amount from invoices where open_amount <> 0
     union all
     select customer_id, currency, 'order' as kind, open_amount from open_orders
 ),

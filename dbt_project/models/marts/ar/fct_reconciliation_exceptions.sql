@@ -2,14 +2,11 @@
 -- candidate invoices it saw. first_seen_date: the first night that put it here (the
 -- matcher keeps it beyond the nights of outcomes it keeps; a night dated before it, a
 -- backfill, shows its own date).
-with outcomes as (
+-- (the night's outcomes are read directly: a CTE of all kept nights, read twice, would be
+-- materialised in full)
+with latest as (
     select * from {{ ref('stg_recon__receipt_outcomes') }}
-    where as_of_date <= {{ as_of_date() }}
-),
-
-latest as (
-    select * from outcomes
-    where as_of_date = (select max(as_of_date) from outcomes)
+    where as_of_date = ({{ outcomes_night() }})
       and outcome = 'exception'
 ),
 
