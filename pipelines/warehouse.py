@@ -80,6 +80,16 @@ CREATE TABLE IF NOT EXISTS audit.file_sightings (
     seen_at TIMESTAMP NOT NULL
 );
 
+-- The content hash of each inbox file as last read, with its size and modification time
+-- (pipelines/ingest/files.py): a file with the same path, size and time is not read again
+-- to hash it.
+CREATE TABLE IF NOT EXISTS audit.inbox_hashes (
+    path VARCHAR PRIMARY KEY,         -- absolute
+    size_bytes BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    file_hash VARCHAR NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS audit.rejects (
     run_id VARCHAR NOT NULL,
     file_hash VARCHAR NOT NULL,

@@ -52,8 +52,9 @@ def new_files(con: duckdb.DuckDBPyConnection, settings: Settings, paths: list[Pa
     result: list[InboxFile] = []
     seen_now: set[str] = set()
     now = datetime.now()
+    hashes = _known_hashes(con, paths)
     for path in paths:
-        file_hash = sha256_of(path)
+        file_hash = hashes[path]
         rel = path.relative_to(settings.inbox).as_posix()
         known = con.execute(
             "SELECT 1 FROM audit.files WHERE file_hash = ?", [file_hash]
@@ -66,6 +67,29 @@ def new_files(con: duckdb.DuckDBPyConnection, settings: Settings, paths: list[Pa
         seen_now.add(file_hash)
         result.append(InboxFile(path, rel, file_hash, path.stat().st_size))
     return result
+
+
+def _known_hashes(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[Path, str]:
+    """The content hash of each file. A file whose path, size and modification time (to the
+    nanosecond) are those it had when last hashed is not read again: an inbox keeps growing,
+    and at 10M invoices reading it all again took ~5 s a night. Rewriting a file changes its
+    time; a copy keeping the time (cp -p) is hashed again when its path is new."""
+    stats = {p: p.stat() for p in paths}
+    keys = {str(p.resolve()): p for p in paths}
+    cached = {keys[path]: (size, mtime, file_hash) for path, size, mtime, file_hash in con.execute(
+        "SELECT path, size_bytes, mtime_ns, file_hash FROM audit.inbox_hashes "
+        "WHERE path IN (SELECT unnest(?))", [list(keys)]).fetchall()}
+    hashes, fresh = {}, []
+    for key, path in keys.items():
+        st = stats[path]
+        size, mtime, file_hash = cached.get(path, (None, None, None))
+        if (size, mtime) != (st.st_size, st.st_mtime_ns):
+            file_hash = sha256_of(path)
+            fresh.append((key, st.st_size, st.st_mtime_ns, file_hash))
+        hashes[path] = file_hash
+    if fresh:
+        con.executemany("INSERT OR REPLACE INTO audit.inbox_hashes VALUES (?, ?, ?, ?)", fresh)
+    return hashes
 
 
 def next_file_seq(con: duckdb.DuckDBPyConnection) -> int:

@@ -177,3 +177,27 @@ def test_the_files_before_a_quarantined_file_commit_before_it_moves(settings, mo
     stats, rows, _, _ = _ingest(settings, "r2")
     assert (stats.files_loaded, stats.rows_loaded) == (1, 10)
     assert sorted(r[0] for r in rows) == [f"{i:04d}" for i in (*range(10), *range(20, 30))]
+
+
+def test_a_file_unchanged_since_it_was_hashed_is_not_read_again_and_a_rewritten_one_is(settings, monkeypatch):
+    import os
+
+    import pipelines.ingest.files as files
+
+    reads: list[str] = []
+    real = files.sha256_of
+    monkeypatch.setattr(files, "sha256_of", lambda path: reads.append(path.name) or real(path))
+    src = settings.inbox / "erp" / "invoices.csv"
+    src.write_text(HEADER + "1,INV-1,,C1,,2026-01-05,2026-02-04,EUR,10,issued,false,\n")
+    _ingest(settings, "r1")
+    assert reads == ["invoices.csv"]
+    stats, *_ = _ingest(settings, "r2")
+    assert reads == ["invoices.csv"] and stats.files_skipped == 1  # known by path, size and time
+    # rewritten in place with other content of the same size: its time changed, it is read
+    before = src.stat()
+    src.write_text(HEADER + "1,INV-1,,C1,,2026-01-05,2026-02-04,EUR,20,issued,false,\n")
+    assert src.stat().st_size == before.st_size
+    os.utime(src, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+    stats, rows, _, _ = _ingest(settings, "r3")
+    assert reads == ["invoices.csv", "invoices.csv"] and stats.files_loaded == 1
+    assert sorted(r[2] for r in rows) == [Decimal("10"), Decimal("20")]
