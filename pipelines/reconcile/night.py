@@ -217,6 +217,12 @@ def slices(con: duckdb.DuckDBPyConnection, after: date | None, as_of: date, size
     return [*ends, as_of]
 
 
+def _transactions_after(con: duckdb.DuckDBPyConnection, after: date, as_of: date) -> int:
+    """The bank transactions dated after ``after`` up to ``as_of`` (the fingerprint's count)."""
+    return con.execute("SELECT coalesce(sum(row_count), 0) FROM _day_prints WHERE input = 'bank transactions' "
+                       "AND day > ? AND day <= ?", [after, as_of]).fetchall()[0][0]
+
+
 @dataclass(frozen=True)
 class NightResult:
     plan: Plan
@@ -263,6 +269,10 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
     chosen = plan(con, as_of, config)
     after = chosen.after
     ends = slices(con, after, as_of, config.slice_transactions)
+    if after is not None and not _transactions_after(con, after, as_of):
+        # a resumed walk with no bank transaction to read (a night without statements):
+        # nothing to decide, the outcomes and accounts stand as restored
+        ends = []
     allocations = reversals = wanted = walked = 0
     con.execute("BEGIN TRANSACTION")
     try:

@@ -59,7 +59,9 @@ def test_a_resumed_walk_equals_the_full_walk_across_returns(con, nights, slice_s
         night = reconcile_night(con, day, MatcherSettings(slice_transactions=slice_size), f"r{i}")
         if i:
             assert night.plan.why.startswith("resumed after")
-            assert night.slices == (4 if slice_size == 1 else 1)  # days with payments after the start
+            # days with payments after the start; a backfill resumes at its own date: none
+            walked = (4 if slice_size == 1 else 1) if nights[i] > nights[i - 1] else 0
+            assert night.slices == walked
         reconcile_night(full, day, MatcherSettings(resume=False), f"f{i}")
         assert con.execute(_OUTCOMES, [day]).fetchall() == full.execute(_OUTCOMES, [day]).fetchall()
         assert con.execute(_IN_FORCE, [day]).fetchall() == full.execute(_IN_FORCE, [day]).fetchall()
@@ -72,4 +74,25 @@ def test_a_resumed_walk_equals_the_full_walk_across_returns(con, nights, slice_s
             ("invoice_number",)]
     else:
         assert outcomes["T1"][0] == "allocated" and outcomes["T2"][0] == "allocated"
+    full.close()
+
+
+def test_a_night_without_new_bank_transactions_decides_nothing_and_keeps_the_outcomes(con, monkeypatch):
+    import pipelines.reconcile.night as night_module
+
+    _inputs(con)
+    reconcile_night(con, date(2026, 2, 28), MatcherSettings(), "r0")
+    add_invoice(con, "4", "A-1004", "80.00", issue="2026-03-02")  # ERP data, but no statement
+    monkeypatch.setattr(night_module, "match", lambda *a, **k: pytest.fail("nothing to walk"))
+    night = reconcile_night(con, date(2026, 3, 6), MatcherSettings(), "r1")
+    assert night.plan.why.startswith("resumed after") and night.slices == 0 and night.walked == 0
+    full = make_con()
+    _inputs(full)
+    add_invoice(full, "4", "A-1004", "80.00", issue="2026-03-02")
+    monkeypatch.undo()
+    reconcile_night(full, date(2026, 3, 6), MatcherSettings(resume=False), "f")
+    day = date(2026, 3, 6)
+    assert con.execute(_OUTCOMES, [day]).fetchall() == full.execute(_OUTCOMES, [day]).fetchall()
+    assert len(con.execute(_OUTCOMES, [day]).fetchall()) == 4  # T1-T4 (R1, R2 return them)
+    assert con.execute(_IN_FORCE, [day]).fetchall() == full.execute(_IN_FORCE, [day]).fetchall()
     full.close()
