@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 import duckdb
 
-CENT = Decimal("0.01")
 RATE = Decimal("0.0001")
 TREND_NIGHTS = 30  # aging history: the last N nights
 TREND_MONTHS = 12  # auto-match rate: the last N months of receipts
@@ -215,32 +214,32 @@ def _aging(con: duckdb.DuckDBPyConnection, data: ReportData, has) -> None:
     data.bucket_ranks = {b.bucket: b.rank for b in data.aging}
     names = "LEFT JOIN marts.dim_customers c USING (customer_id)" if has("marts.dim_customers") else ""
     name = "any_value(c.name)" if names else "NULL"
+    fx = ("SELECT currency, fx_rate FROM marts.fct_ar_kpis WHERE basis = 'reporting' "
+          "AND NOT coalesce(missing_fx_rate, false) AND fx_rate IS NOT NULL"
+          if has("marts.fct_ar_kpis") else "SELECT NULL::VARCHAR AS currency, NULL::DECIMAL(18, 6) AS fx_rate")
+    # Ranked in SQL (there may be millions of customers): the amount in the reporting
+    # currency is rounded half to even to the cent, exactly (decimal arithmetic), as shown.
     rows = con.execute(f"""
-        SELECT a.customer_id, {name}, a.currency, sum(a.open_amount),
-               coalesce(sum(a.open_amount) FILTER (WHERE a.days_past_due > 90), 0),
-               max(a.days_past_due), count(*)
-        FROM marts.fct_ar_aging a {names}
-        WHERE a.days_past_due > 0
-        GROUP BY a.customer_id, a.currency
+        WITH fx AS ({fx}),
+        overdue AS (
+            SELECT a.customer_id, {name} AS name, a.currency, sum(a.open_amount) AS overdue,
+                   coalesce(sum(a.open_amount) FILTER (WHERE a.days_past_due > 90), 0) AS over_90,
+                   max(a.days_past_due) AS oldest, count(*) AS n
+            FROM marts.fct_ar_aging a {names}
+            WHERE a.days_past_due > 0
+            GROUP BY a.customer_id, a.currency
+        )
+        SELECT o.*, round_even(o.overdue * fx.fx_rate, 2) AS reporting
+        FROM overdue o LEFT JOIN fx USING (currency)
+        ORDER BY reporting IS NULL, reporting DESC, overdue DESC, customer_id, currency
+        LIMIT {TOP_OVERDUE}
     """).fetchall()
-    fx = {}
-    if has("marts.fct_ar_kpis"):
-        fx = dict(con.execute("SELECT currency, fx_rate FROM marts.fct_ar_kpis "
-                              "WHERE basis = 'reporting' AND NOT coalesce(missing_fx_rate, false) "
-                              "AND fx_rate IS NOT NULL").fetchall())
-    customers = []
-    for cid, cname, currency, overdue, over_90, oldest, n in rows:
-        reporting = (overdue * fx[currency]).quantize(CENT, ROUND_HALF_EVEN) if currency in fx else None
-        customers.append(OverdueCustomer(cid, cname or cid, currency, overdue, over_90, oldest, n,
-                                         reporting))
-    data.top_overdue = top_overdue(customers)
-    data.overdue_without_rate = sorted({c.currency for c in customers if c.reporting is None})
-
-
-def top_overdue(customers: list[OverdueCustomer], n: int = TOP_OVERDUE) -> list[OverdueCustomer]:
-    """Largest overdue first, compared in the reporting currency (no rate: after the others)."""
-    return sorted(customers, key=lambda c: (c.reporting is None, -(c.reporting or 0), -c.overdue,
-                                            c.customer_id, c.currency))[:n]
+    data.top_overdue = [OverdueCustomer(cid, cname or cid, currency, overdue, over_90, oldest, n, reporting)
+                        for cid, cname, currency, overdue, over_90, oldest, n, reporting in rows]
+    data.overdue_without_rate = [r[0] for r in con.execute(f"""
+        SELECT DISTINCT currency FROM marts.fct_ar_aging
+        WHERE days_past_due > 0 AND currency NOT IN (SELECT currency FROM ({fx}) WHERE currency IS NOT NULL)
+        ORDER BY 1""").fetchall()]
 
 
 def _kpis(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
@@ -302,13 +301,17 @@ def _match_trend(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
             FROM marts.fct_bank_receipts
             WHERE status <> 'not_ar' AND effective_date >= $start AND effective_date <= $d
         ),
-        matcher AS (
-            SELECT transaction_id, sum(allocated_amount) AS applied
-            FROM marts.fct_payment_allocations WHERE decided_by = 'matcher' GROUP BY ALL
+        totals AS (SELECT period, currency, sum(amount) AS amount FROM receipts GROUP BY ALL),
+        -- the matcher's allocations summed per month and currency of their receipt (not per
+        -- transaction first: half the time at 8.5M allocations)
+        applied AS (
+            SELECT r.period, r.currency, sum(a.allocated_amount) AS applied
+            FROM marts.fct_payment_allocations a JOIN receipts r USING (transaction_id)
+            WHERE a.decided_by = 'matcher' GROUP BY ALL
         )
-        SELECT period, currency, sum(amount), coalesce(sum(applied), 0)
-        FROM receipts LEFT JOIN matcher USING (transaction_id)
-        GROUP BY ALL ORDER BY ALL
+        SELECT period, currency, amount, coalesce(applied, 0)
+        FROM totals LEFT JOIN applied USING (period, currency)
+        ORDER BY ALL
     """, {"start": _month(data.as_of, TREND_MONTHS - 1), "d": data.as_of}).fetchall()
     data.match_trend = [MatchRate(p, c, amount, applied, rate(applied, amount))
                         for p, c, amount, applied in rows]
