@@ -123,29 +123,33 @@ def publish(settings: Settings, run_id: str, as_of: date) -> Published:
             "WHERE table_schema = 'marts' AND table_catalog = current_database() "
             "ORDER BY table_name").fetchall()]
         cutoff = scalar(con, "SELECT max(logged_at) FROM audit.unpublished_keys")
-        state = con.execute("SELECT as_of_date, file_identity, full_copy_bytes, settings "
-                            "FROM audit.published_state").fetchone()
+        state = next(iter(con.execute("SELECT as_of_date, file_identity, full_copy_bytes, settings "
+                                      "FROM audit.published_state").fetchall()), None)
         why_full = _why_full_copy(state, target, as_of, fingerprint)
-        if why_full is None:
-            shutil.copyfile(target, tmp)
-        con.execute(f"ATTACH '{tmp}' AS pub")
-        try:
-            copier = _Copier(con, mask, salt)
+        try:  # a failed night leaves no copy behind (at 10M invoices it is 2.6 GB)
             if why_full is None:
-                how = "incremental: " + _apply_changes(con, copier, marts, as_of, state[0], cutoff)
-            else:
-                how = f"full copy ({why_full})"
-                for schema in ("marts", "audit"):
-                    con.execute(f"CREATE SCHEMA pub.{schema}")
-                for table in marts:
-                    copier.replace("marts", table)
-            for table in PUBLISHED_AUDIT_TABLES:
-                copier.replace("audit", table)
-            con.execute("UPDATE pub.audit.runs SET status = 'published', finished_at = ? "
-                        "WHERE run_id = ?", [now, run_id])
-            rows = {t: scalar(con, f"SELECT count(*) FROM pub.marts.{t}") for t in marts}
-        finally:
-            con.execute("DETACH pub")
+                shutil.copyfile(target, tmp)
+            con.execute(f"ATTACH '{tmp}' AS pub")
+            try:
+                copier = _Copier(con, mask, salt)
+                if why_full is None:
+                    how = "incremental: " + _apply_changes(con, copier, marts, as_of, state[0], cutoff)
+                else:
+                    how = f"full copy ({why_full})"
+                    for schema in ("marts", "audit"):
+                        con.execute(f"CREATE SCHEMA pub.{schema}")
+                    for table in marts:
+                        copier.replace("marts", table)
+                for table in PUBLISHED_AUDIT_TABLES:
+                    copier.replace("audit", table)
+                con.execute("UPDATE pub.audit.runs SET status = 'published', finished_at = ? "
+                            "WHERE run_id = ?", [now, run_id])
+                rows = {t: scalar(con, f"SELECT count(*) FROM pub.marts.{t}") for t in marts}
+            finally:
+                con.execute("DETACH pub")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     _fsync(tmp)
     os.replace(tmp, target)
     _fsync(target.parent)

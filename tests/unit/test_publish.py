@@ -87,3 +87,26 @@ def test_the_copy_is_trusted_only_when_the_file_is_the_one_last_written(tmp_path
         "the published file is not the one this pipeline last wrote"
     target.unlink()
     assert _why_full_copy(state, target, NIGHT, settings) == "no published file"
+
+
+def test_a_publish_that_fails_keeps_the_published_file_and_leaves_no_copy(tmp_path: Path, monkeypatch):
+    import pipelines.publish as publish_module
+    from pipelines.settings import Settings
+    from pipelines.warehouse import connect, ensure_schema
+
+    settings = Settings.from_env().with_overrides(tmp_path / "inbox", tmp_path / "wh")
+    with connect(settings) as con:
+        ensure_schema(con)
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE TABLE marts.fct_x AS SELECT 1 AS x")
+    assert publish_module.publish(settings, "r1", NIGHT).how == "full copy (no earlier publish recorded)"
+    before = settings.published_db.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(publish_module, "_apply_changes", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        publish_module.publish(settings, "r2", NIGHT)
+    assert settings.published_db.read_bytes() == before
+    assert sorted(p.name for p in settings.warehouse_dir.iterdir()) == ["ar.duckdb", "build.duckdb"]
