@@ -74,18 +74,18 @@ def _known_hashes(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[Pat
     nanosecond) are those it had when last hashed is not read again: an inbox keeps growing,
     and at 10M invoices reading it all again took ~5 s a night. Rewriting a file changes its
     time; a copy keeping the time (cp -p) is hashed again when its path is new."""
-    stats = {p: p.stat() for p in paths}
-    keys = {str(p.resolve()): p for p in paths}
-    cached = {keys[path]: (size, mtime, file_hash) for path, size, mtime, file_hash in con.execute(
+    keys = {p: str(p.resolve()) for p in paths}  # two inbox paths may name one file (a link)
+    cached = {path: (size, mtime, file_hash) for path, size, mtime, file_hash in con.execute(
         "SELECT path, size_bytes, mtime_ns, file_hash FROM audit.inbox_hashes "
-        "WHERE path IN (SELECT unnest(?))", [list(keys)]).fetchall()}
+        "WHERE path IN (SELECT unnest(?))", [sorted(set(keys.values()))]).fetchall()}
     hashes, fresh = {}, []
-    for key, path in keys.items():
-        st = stats[path]
-        size, mtime, file_hash = cached.get(path, (None, None, None))
+    for path, key in keys.items():
+        st = path.stat()
+        size, mtime, file_hash = cached.get(key, (None, None, None))
         if (size, mtime) != (st.st_size, st.st_mtime_ns):
             file_hash = sha256_of(path)
-            fresh.append((key, st.st_size, st.st_mtime_ns, file_hash))
+            cached[key] = (st.st_size, st.st_mtime_ns, file_hash)
+            fresh.append((key, *cached[key]))
         hashes[path] = file_hash
     if fresh:
         con.executemany("INSERT OR REPLACE INTO audit.inbox_hashes VALUES (?, ?, ?, ?)", fresh)

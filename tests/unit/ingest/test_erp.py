@@ -191,8 +191,10 @@ def test_a_file_unchanged_since_it_was_hashed_is_not_read_again_and_a_rewritten_
     src.write_text(HEADER + "1,INV-1,,C1,,2026-01-05,2026-02-04,EUR,10,issued,false,\n")
     _ingest(settings, "r1")
     assert reads == ["invoices.csv"]
+    (settings.inbox / "erp" / "invoices_link.csv").symlink_to(src)  # a second name for it
     stats, *_ = _ingest(settings, "r2")
-    assert reads == ["invoices.csv"] and stats.files_skipped == 1  # known by path, size and time
+    assert reads == ["invoices.csv"] and stats.files_skipped == 2  # known by path, size and time
+    (settings.inbox / "erp" / "invoices_link.csv").unlink()
     # rewritten in place with other content of the same size: its time changed, it is read
     before = src.stat()
     src.write_text(HEADER + "1,INV-1,,C1,,2026-01-05,2026-02-04,EUR,20,issued,false,\n")
