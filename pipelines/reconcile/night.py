@@ -41,7 +41,7 @@ from pipelines.reconcile.evidence import normalise_account_sql, normalise_name_s
 from pipelines.reconcile.ledger import LedgerChange, append_changes
 from pipelines.reconcile.matcher import MatchResult, Resume, match, name_key
 from pipelines.settings import MatcherSettings
-from pipelines.warehouse import registered
+from pipelines.warehouse import registered, scalar
 
 # dated input → the rows (day, hash of the columns the matcher reads) it contributes
 _DATED = {
@@ -219,8 +219,8 @@ def slices(con: duckdb.DuckDBPyConnection, after: date | None, as_of: date, size
 
 def _transactions_after(con: duckdb.DuckDBPyConnection, after: date, as_of: date) -> int:
     """The bank transactions dated after ``after`` up to ``as_of`` (the fingerprint's count)."""
-    return con.execute("SELECT coalesce(sum(row_count), 0) FROM _day_prints WHERE input = 'bank transactions' "
-                       "AND day > ? AND day <= ?", [after, as_of]).fetchall()[0][0]
+    return scalar(con, "SELECT coalesce(sum(row_count), 0) FROM _day_prints WHERE input = 'bank transactions' "
+                       "AND day > ? AND day <= ?", [after, as_of])
 
 
 @dataclass(frozen=True)
@@ -391,14 +391,12 @@ def _store_first_seen(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     (a backfill) moves a receipt's date back. The first time (an empty table), every kept
     night's exceptions are read too, so a warehouse from before the table keeps its dates."""
     con.execute("DELETE FROM recon.exception_first_seen WHERE first_seen_date = ?", [as_of])
-    nights = ("recon.receipt_outcomes"
-              if con.execute("SELECT count(*) FROM recon.exception_first_seen").fetchone()[0] == 0
-              else "(SELECT * FROM recon.receipt_outcomes WHERE as_of_date = $as_of)")
-    con.execute(f"""
+    seeding = scalar(con, "SELECT count(*) = 0 FROM recon.exception_first_seen")
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _first_seen AS
-        SELECT transaction_id, min(as_of_date) AS first_seen_date FROM {nights}
-        WHERE outcome = 'exception' GROUP BY transaction_id
-    """, {"as_of": as_of} if "$as_of" in nights else {})
+        SELECT transaction_id, min(as_of_date) AS first_seen_date FROM recon.receipt_outcomes
+        WHERE outcome = 'exception' AND ($seeding OR as_of_date = $as_of) GROUP BY transaction_id
+    """, {"seeding": seeding, "as_of": as_of})
     con.execute("""
         UPDATE recon.exception_first_seen s SET first_seen_date = n.first_seen_date
         FROM _first_seen n
