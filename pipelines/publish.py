@@ -123,6 +123,7 @@ def publish(settings: Settings, run_id: str, as_of: date) -> Published:
             "WHERE table_schema = 'marts' AND table_catalog = current_database() "
             "ORDER BY table_name").fetchall()]
         cutoff = scalar(con, "SELECT max(logged_at) FROM audit.unpublished_keys")
+        builds_cutoff = scalar(con, "SELECT max(logged_at) FROM audit.unpublished_builds")
         state = next(iter(con.execute("SELECT as_of_date, file_identity, full_copy_bytes, settings "
                                       "FROM audit.published_state").fetchall()), None)
         why_full = _why_full_copy(state, target, as_of, fingerprint)
@@ -159,6 +160,7 @@ def publish(settings: Settings, run_id: str, as_of: date) -> Published:
     with connect(settings) as con:
         con.execute("BEGIN TRANSACTION")
         con.execute("DELETE FROM audit.unpublished_keys WHERE logged_at <= ?", [cutoff])
+        con.execute("DELETE FROM audit.unpublished_builds WHERE logged_at <= ?", [builds_cutoff])
         con.execute("DELETE FROM audit.published_state")
         con.execute("INSERT INTO audit.published_state VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [run_id, as_of, now, _identity(target), full_bytes, fingerprint, how])

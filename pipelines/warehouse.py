@@ -130,6 +130,15 @@ CREATE TABLE IF NOT EXISTS audit.unpublished_keys (
     logged_at TIMESTAMP NOT NULL
 );
 
+-- The builds of those models since the last publish, and whether each recomputed every row:
+-- while none did, their generic dbt tests check only the logged keys (dbt_project/macros/
+-- test_scope.sql). Publishing clears them with the keys.
+CREATE TABLE IF NOT EXISTS audit.unpublished_builds (
+    model VARCHAR NOT NULL,
+    full_rebuild BOOLEAN NOT NULL,
+    logged_at TIMESTAMP NOT NULL
+);
+
 -- What the published file holds (one row, written after each publish): the next publish
 -- starts from a copy of it only when the file is still exactly that one.
 CREATE TABLE IF NOT EXISTS audit.published_state (

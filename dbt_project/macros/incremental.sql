@@ -69,7 +69,8 @@
 
 {# The pre-hook also logs the keys it recomputes in audit.unpublished_keys (a NULL key when it
    recomputes every row), which publishing applies to a copy of the published file
-   (pipelines/publish.py) and then clears. #}
+   (pipelines/publish.py) and then clears, and the build itself in audit.unpublished_builds
+   (whether it recomputed every row), which scopes the generic tests (test_scope.sql). #}
 {% macro delete_changed_keys(key, changed_sql) -%}
     {%- if recompute_changed_only() -%}
     create or replace table {{ changed_keys_table() }} as
@@ -78,13 +79,15 @@
     {{ log_unpublished_keys('select cast(' ~ key ~ ' as varchar) from ' ~ changed_keys_table()) }}
     {%- else -%}
     {%- if is_incremental() %}delete from {{ this }};{% endif %}
-    {{ log_unpublished_keys('select null') }}
+    {{ log_unpublished_keys(none) }}
     {%- endif -%}
 {%- endmacro %}
 
+{# `keys_sql` a query of the keys recomputed, none when every row is. #}
 {% macro log_unpublished_keys(keys_sql) -%}
+    insert into audit.unpublished_builds values ('{{ this.identifier }}', {{ keys_sql is none }}, now());
     insert into audit.unpublished_keys select '{{ this.identifier }}', key, now()
-    from ({{ keys_sql }}) as changed(key)
+    from ({{ keys_sql or 'select null' }}) as changed(key)
 {%- endmacro %}
 
 {% macro recompute_only(key) -%}
@@ -224,7 +227,9 @@
 
 {# The config of a keyed incremental mart: `changed` names the macro of its changed keys;
    every such mart keeps its last as-of date, the ledger's last entry and, per raw table in
-   `raw_tables`, the last file it read; `more_hooks` saves what else it reads. #}
+   `raw_tables`, the last file it read; `more_hooks` saves what else it reads. Its meta
+   `changed_keys` names the key, so that its generic tests check the changed keys only
+   (test_scope.sql). #}
 {% macro keyed_incremental_config(key, changed, raw_tables, more_hooks=[]) -%}
     {%- set post_hooks = [
         "{{ save_watermark('as_of_date', as_of_date()) }}",
@@ -239,6 +244,7 @@
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_changed_keys('" ~ key ~ "', " ~ changed ~ "()) }}",
         post_hook=post_hooks + more_hooks + ["{{ drop_changed_keys() }}"],
+        meta={'changed_keys': key},
     ) }}
 {%- endmacro %}
 

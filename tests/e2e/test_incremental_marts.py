@@ -60,3 +60,49 @@ def test_a_changed_outcome_without_a_ledger_entry_reaches_fct_bank_receipts(gene
 
     _marts(settings, NEXT, "--full-refresh")
     assert incremental == _receipts(settings.build_db)
+
+
+def _failures(result, test_prefix: str) -> int:
+    """The failing rows dbt counted for the test whose name starts with `test_prefix`."""
+    [run] = [r for r in result.result.results if r.node.name.startswith(test_prefix)]
+    return run.failures
+
+
+def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishing_every_row(
+        generated_night, tmp_path):
+    """The generic tests of a keyed incremental model check, on an incremental build, only the
+    keys recomputed since the last publish (dbt_project/macros/test_scope.sql): a duplicate
+    planted in a row the night did not recompute passes that night, fails once its key is
+    among the changed ones, and fails when dbt tests every row (no build since the publish)."""
+    from pipelines.settings import Settings
+    from pipelines.transform.dbt import run_dbt
+
+    copy = copy_night(generated_night, tmp_path)
+    settings = Settings.from_env().with_overrides(copy["inbox"], copy["wh"])
+    with duckdb.connect(str(settings.build_db)) as con:
+        assert con.execute("SELECT count(*) FROM audit.unpublished_builds").fetchone()[0] == 0  # published
+        transaction = con.execute("SELECT min(transaction_id) FROM marts.fct_payment_allocations").fetchone()[0]
+        con.execute("INSERT INTO marts.fct_payment_allocations "
+                    "SELECT * FROM marts.fct_payment_allocations WHERE transaction_id = ? LIMIT 1", [transaction])
+    one_model = ["--select", "fct_payment_allocations", "--indirect-selection", "cautious",
+                 "--vars", json.dumps({"as_of_date": NEXT})]
+
+    night_build = run_dbt(settings, ["build", *one_model])
+    assert night_build.success, night_build.exception
+    assert _failures(night_build, "unique_combination_fct_payment_allocations") == 0
+    with duckdb.connect(str(settings.build_db)) as con:
+        assert con.execute("SELECT full_rebuild FROM audit.unpublished_builds "
+                           "WHERE model = 'fct_payment_allocations'").fetchall() == [(False,)]
+        assert transaction not in {k for (k,) in con.execute(
+            "SELECT key FROM audit.unpublished_keys WHERE model = 'fct_payment_allocations'").fetchall()}
+        con.execute("INSERT INTO audit.unpublished_keys VALUES ('fct_payment_allocations', ?, now())", [transaction])
+
+    changed = run_dbt(settings, ["test", *one_model])
+    assert not changed.success
+    assert _failures(changed, "unique_combination_fct_payment_allocations") == 1
+
+    with duckdb.connect(str(settings.build_db)) as con:  # as publishing does
+        con.execute("DELETE FROM audit.unpublished_keys")
+        con.execute("DELETE FROM audit.unpublished_builds")
+    every_row = run_dbt(settings, ["test", *one_model])
+    assert _failures(every_row, "unique_combination_fct_payment_allocations") == 1

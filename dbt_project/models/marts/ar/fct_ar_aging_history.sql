@@ -7,7 +7,7 @@
         full_refresh=false,
         pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of_date = {{ as_of_date() }};
                   {{ log_unpublished_keys('select cast(' ~ as_of_date() ~ ' as varchar)') }}
-                  {% else %}{{ log_unpublished_keys('select null') }}{% endif %}"
+                  {% else %}{{ log_unpublished_keys(none) }}{% endif %}"
     )
 }}
 -- Open AR per as_of_date × customer × salesperson × bucket × origin year × currency: one set
