@@ -3,7 +3,7 @@
 -- matcher keeps it beyond the nights of outcomes it keeps; a night dated before it, a
 -- backfill, shows its own date).
 -- (the night's outcomes are read directly: a CTE of all kept nights, read twice, would be
--- materialised in full)
+-- materialised in full; the exceptions' transactions are read in two steps, a few of many)
 with latest as (
     select * from {{ ref('stg_recon__receipt_outcomes') }}
     where as_of_date = ({{ outcomes_night() }})
@@ -17,7 +17,7 @@ first_seen as (
 ),
 
 transactions as (
-    select * from {{ ref('stg_bank__transactions') }}
+    {{ bank_transactions_where('transaction_id in (select transaction_id from latest)') }}
 )
 
 select

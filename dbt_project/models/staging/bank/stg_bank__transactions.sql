@@ -1,6 +1,8 @@
 -- raw.bank_transactions holds each transaction_id once (the ingest step skips known ids).
+-- _row: the raw row's id, for reading a few transactions in two steps
+-- (bank_transactions_where); valid within one query only.
 with source as (
-    select * from {{ source('raw', 'bank_transactions') }}
+    select rowid as _row, * from {{ source('raw', 'bank_transactions') }}
 ),
 
 renamed as (
@@ -25,7 +27,8 @@ renamed as (
         nullif(return_reason, '') as return_reason,
         bank_format,
         source_file,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _row
     from source
 )
 
