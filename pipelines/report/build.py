@@ -341,10 +341,13 @@ def _credit(data: ReportData) -> str:
     if not rows:
         body = empty(f"no customer is at or over a warning level of the credit limit on {data.as_of}.")
     else:
-        levels = sorted({r.level for r in rows}, key=lambda lv: -int(lv) if lv.isdigit() else 0)
-        counts = (f"{len(rows)} customer(s) at a warning level: "
-                  + ", ".join(f"{sum(1 for r in rows if r.level == lv)} at or over {lv}\u00a0%"
-                              for lv in levels) + " of their credit limit")
+        levels = [lv for lv, _ in data.credit_levels]
+        total = sum(n for _, n in data.credit_levels)
+        counts = (f"{total:,} customer(s) at a warning level: "
+                  + ", ".join(f"{n:,} at or over {lv}\u00a0%" for lv, n in data.credit_levels)
+                  + " of their credit limit")
+        if total > len(rows):
+            counts += f"; the {len(rows)} highest are listed (all: marts.fct_credit_exposure)"
         headers = [("Customer", ""), ("Currency", ""), ("Credit limit", "num"),
                    ("Open AR", "num"), ("Open orders", "num"), ("Exposure", "num"),
                    ("Utilization", "num"), ("Level", "")]

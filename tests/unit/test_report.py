@@ -284,6 +284,20 @@ def test_credit_warnings_highest_level_first_and_unchecked_customers_counted(pub
     assert "12,345.67" in text
 
 
+def test_only_the_highest_credit_warnings_are_listed_and_every_warned_customer_counted(
+        published, tmp_path, monkeypatch):
+    from pipelines.report import data
+
+    monkeypatch.setattr(data, "TOP_CREDIT", 2)
+    html = write_report(published, tmp_path / "r.html", AS_OF).read_text(encoding="utf-8")
+    rows = elements(html, "credit-warnings", "tr", "data-level")
+    assert [(r["data-customer-id"], r["data-level"]) for r in rows] == [("C01", "100"), ("C02", "90")]
+    text = section_html(html, "credit-warnings")
+    assert "3 customer(s) at a warning level: 1 at or over 100\u00a0%, 1 at or over 90\u00a0%, " \
+           "1 at or over 80\u00a0% of their credit limit; the 2 highest are listed " \
+           "(all: marts.fct_credit_exposure)." in text
+
+
 def test_reconciliation_exceptions_and_the_monthly_auto_match_rate(published, report):
     totals = elements(report, "reconciliation", "tr", "data-count")
     assert {(t["data-currency"], t["data-count"], t["data-amount"]) for t in totals
