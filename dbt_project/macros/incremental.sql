@@ -98,6 +98,20 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# The rows of the table `relation` that meet `condition` and whose `key` this build
+   recomputes. On a build of changed keys only, in two steps (as bank_transactions_where):
+   find the rows reading the condition's columns, then read every column of those rows only;
+   a scan filtered by the keys' IN-subquery reads every column of every row first (at 10M
+   invoices, 50,000 of int_invoices_balanced: 2.6 s -> 1.1 s). #}
+{% macro changed_rows(relation, key, condition='true') -%}
+    {%- if recompute_changed_only() -%}
+    select * from {{ relation }} where rowid in (
+        select rowid from {{ relation }} where ({{ condition }}) and {{ recompute_only(key) }})
+    {%- else -%}
+    select * from {{ relation }} where {{ condition }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro drop_changed_keys() -%}
     drop table if exists {{ changed_keys_table() }}
 {%- endmacro %}
@@ -204,20 +218,19 @@
     union all
     {{ raw_keys_since_last_build('bank_transactions', 'transaction_id') }}
     union all
-    -- one join on the transaction (unique per night), not two EXCEPTs of whole rows
-    {%- set columns = ['payer_customer_id', 'payer_evidence', 'outcome', 'reason_code'] %}
+    -- one join on the transaction (unique per night), not two EXCEPTs of whole rows; the
+    -- columns compared by their hash (as the matcher's checkpoint compares its inputs): at
+    -- 10M receipts 6.5 -> 4 s
+    {%- set compared = 'hash(payer_customer_id, payer_evidence, outcome, reason_code) as h' %}
     select coalesce(latest.transaction_id, last_read.transaction_id) from (
-        select transaction_id, {{ columns | join(', ') }} from {{ outcomes }}
+        select transaction_id, {{ compared }} from {{ outcomes }}
         where as_of_date = ({{ outcomes_night() }})
     ) as latest
     full join (
-        select transaction_id, {{ columns | join(', ') }} from {{ outcomes }}
+        select transaction_id, {{ compared }} from {{ outcomes }}
         where as_of_date = {{ before }}
     ) as last_read on latest.transaction_id = last_read.transaction_id
-    where latest.transaction_id is null or last_read.transaction_id is null
-    {%- for column in columns %}
-       or latest.{{ column }} is distinct from last_read.{{ column }}
-    {%- endfor %}
+    where latest.transaction_id is null or last_read.transaction_id is null or latest.h <> last_read.h
     union all
     select transaction_id from {{ ref('stg_bank__transactions') }}
     where amount > 0 and not exists (select 1 from {{ outcomes }} where as_of_date = {{ before }})

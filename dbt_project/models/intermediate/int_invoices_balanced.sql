@@ -8,8 +8,7 @@
 -- amount − credit notes − allocations (net of reversals) − adjustments, each dated on or
 -- before the date (CONTRACT §4), and the date its open amount first reached zero.
 with invoices as (
-    select * from {{ ref('stg_erp__invoices') }}
-    where issue_date <= {{ as_of_date() }} and {{ recompute_only('invoice_id') }}
+    {{ changed_rows(ref('stg_erp__invoices'), 'invoice_id', 'issue_date <= ' ~ as_of_date()) }}
 ),
 
 events as (

@@ -10,8 +10,7 @@
 -- more will be invoiced (status invoiced or cancelled), it has invoices, and every one of
 -- them is settled; fully_collected_date is the day the last of them settled.
 with orders as (
-    select * from {{ ref('stg_erp__orders') }}
-    where order_date <= {{ as_of_date() }} and {{ recompute_only('order_id') }}
+    {{ changed_rows(ref('stg_erp__orders'), 'order_id', 'order_date <= ' ~ as_of_date()) }}
 ),
 
 customers as (
@@ -19,8 +18,7 @@ customers as (
 ),
 
 invoices as (
-    select * from {{ ref('int_invoices_balanced') }}
-    where status = 'issued' and order_id is not null and {{ recompute_only('order_id') }}
+    {{ changed_rows(ref('int_invoices_balanced'), 'order_id', "status = 'issued' and order_id is not null") }}
 ),
 
 per_order as (
