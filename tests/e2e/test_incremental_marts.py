@@ -12,6 +12,7 @@ import json
 from datetime import date, timedelta
 
 import duckdb
+import pytest
 
 from .conftest import GENERATED_AS_OF, copy_night
 
@@ -68,12 +69,17 @@ def _failures(result, test_prefix: str) -> int:
     return run.failures
 
 
+@pytest.mark.parametrize(("model", "table", "test_prefix"), [
+    ("fct_payment_allocations", "marts.fct_payment_allocations", "unique_combination_fct_payment_allocations"),
+    # a view over the append-only raw table: the keys taken in since its last build
+    ("stg_bank__transactions", "raw.bank_transactions", "unique_stg_bank__transactions_transaction_id"),
+])
 def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishing_every_row(
-        generated_night, tmp_path):
+        generated_night, tmp_path, model, table, test_prefix):
     """The generic tests of a keyed incremental model check, on an incremental build, only the
-    keys recomputed since the last publish (dbt_project/macros/test_scope.sql): a duplicate
-    planted in a row the night did not recompute passes that night, fails once its key is
-    among the changed ones, and fails when dbt tests every row (no build since the publish)."""
+    keys recomputed (or taken in) since the last publish (dbt_project/macros/test_scope.sql):
+    a duplicate planted in a row the night did not touch passes that night, fails once its key
+    is among the changed ones, and fails when dbt tests every row (no build since the publish)."""
     from pipelines.settings import Settings
     from pipelines.transform.dbt import run_dbt
 
@@ -81,28 +87,26 @@ def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishin
     settings = Settings.from_env().with_overrides(copy["inbox"], copy["wh"])
     with duckdb.connect(str(settings.build_db)) as con:
         assert con.execute("SELECT count(*) FROM audit.unpublished_builds").fetchone()[0] == 0  # published
-        transaction = con.execute("SELECT min(transaction_id) FROM marts.fct_payment_allocations").fetchone()[0]
-        con.execute("INSERT INTO marts.fct_payment_allocations "
-                    "SELECT * FROM marts.fct_payment_allocations WHERE transaction_id = ? LIMIT 1", [transaction])
-    one_model = ["--select", "fct_payment_allocations", "--indirect-selection", "cautious",
-                 "--vars", json.dumps({"as_of_date": NEXT})]
+        transaction = con.execute(f"SELECT min(transaction_id) FROM {table}").fetchone()[0]
+        con.execute(f"INSERT INTO {table} SELECT * FROM {table} WHERE transaction_id = ? LIMIT 1", [transaction])
+    one_model = ["--select", model, "--indirect-selection", "cautious", "--vars", json.dumps({"as_of_date": NEXT})]
 
     night_build = run_dbt(settings, ["build", *one_model])
     assert night_build.success, night_build.exception
-    assert _failures(night_build, "unique_combination_fct_payment_allocations") == 0
+    assert _failures(night_build, test_prefix) == 0
     with duckdb.connect(str(settings.build_db)) as con:
-        assert con.execute("SELECT full_rebuild FROM audit.unpublished_builds "
-                           "WHERE model = 'fct_payment_allocations'").fetchall() == [(False,)]
+        assert con.execute("SELECT full_rebuild FROM audit.unpublished_builds WHERE model = ?",
+                           [model]).fetchall() == [(False,)]
         assert transaction not in {k for (k,) in con.execute(
-            "SELECT key FROM audit.unpublished_keys WHERE model = 'fct_payment_allocations'").fetchall()}
-        con.execute("INSERT INTO audit.unpublished_keys VALUES ('fct_payment_allocations', ?, now())", [transaction])
+            "SELECT key FROM audit.unpublished_keys WHERE model = ?", [model]).fetchall()}
+        con.execute("INSERT INTO audit.unpublished_keys VALUES (?, ?, now())", [model, transaction])
 
     changed = run_dbt(settings, ["test", *one_model])
     assert not changed.success
-    assert _failures(changed, "unique_combination_fct_payment_allocations") == 1
+    assert _failures(changed, test_prefix) == 1
 
     with duckdb.connect(str(settings.build_db)) as con:  # as publishing does
         con.execute("DELETE FROM audit.unpublished_keys")
         con.execute("DELETE FROM audit.unpublished_builds")
     every_row = run_dbt(settings, ["test", *one_model])
-    assert _failures(every_row, "unique_combination_fct_payment_allocations") == 1
+    assert _failures(every_row, test_prefix) == 1

@@ -1,3 +1,10 @@
+{{ config(
+    pre_hook="{{ log_delivered_keys('bank_transactions', 'transaction_id') }}",
+    post_hook="{{ save_raw_watermark('bank_transactions') }}",
+    meta={'changed_keys': 'transaction_id'},
+) }}
+-- The hooks log the transactions taken in since the last build, which its tests check
+-- (the raw table is append-only: a transaction once taken in never changes).
 -- raw.bank_transactions holds each transaction_id once (the ingest step skips known ids).
 -- _row: the raw row's id, for reading a few transactions in two steps
 -- (bank_transactions_where); valid within one query only.
