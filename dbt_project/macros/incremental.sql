@@ -47,20 +47,41 @@
 
 {# A pre-hook of a staging model over an append-only raw table: log the keys delivered since
    its last build (log_unpublished_keys), so that its generic tests check only those
-   (test_scope.sql); every key when it is built in full (the first time, or --full-refresh,
-   which a changed dbt project brings) or has no watermark yet. #}
+   (test_scope.sql). #}
 {% macro log_delivered_keys(raw_table, key) -%}
+    {{ log_keys_since_last_build(raw_table ~ '_file_seq',
+                                 'select distinct ' ~ key ~ ' from (' ~ raw_keys_since_last_build(raw_table, key) ~ ')') }}
+{%- endmacro %}
+
+{# Log `keys_sql`, the keys new since the watermark `name` of this model's last build; every
+   key when it is built in full (the first time, or --full-refresh, which a changed dbt
+   project brings) or has no such watermark yet. #}
+{% macro log_keys_since_last_build(name, keys_sql) -%}
     {%- set known = not flags.FULL_REFRESH and (is_incremental() or config.get('materialized') == 'view') -%}
     {%- if known -%}
         {%- set stored = run_query("select count(*) from audit.dbt_watermarks where model = '"
-                                   ~ this.identifier ~ "' and name = '" ~ raw_table ~ "_file_seq'") -%}
+                                   ~ this.identifier ~ "' and name = '" ~ name ~ "'") -%}
         {%- set known = stored.columns[0].values()[0] > 0 -%}
     {%- endif -%}
     {%- if known -%}
-    {{ log_unpublished_keys('select distinct ' ~ key ~ ' from (' ~ raw_keys_since_last_build(raw_table, key) ~ ')') }}
+    {{ log_unpublished_keys(keys_sql) }}
     {%- else -%}
     {{ log_unpublished_keys(none) }}
     {%- endif -%}
+{%- endmacro %}
+
+{# The config of a view over the matcher's append-only ledger (an entry is never changed or
+   removed): its hooks log the entries recorded since its last build (event_seq), which its
+   generic tests then check (test_scope.sql). #}
+{% macro ledger_view_config() -%}
+    {%- set ledger = "source('recon', 'allocation_ledger')" -%}
+    {{ config(
+        materialized='view',
+        pre_hook="{{ log_keys_since_last_build('event_seq', 'select event_seq from ' ~ " ~ ledger
+                 ~ " ~ ' where event_seq > ' ~ watermark('event_seq', 'bigint', -1)) }}",
+        post_hook="{{ save_watermark('event_seq', 'select max(event_seq) from ' ~ " ~ ledger ~ ") }}",
+        meta={'changed_keys': 'event_seq'},
+    ) }}
 {%- endmacro %}
 
 {# Incremental marts keyed by one column (an invoice, a transaction): on an incremental run

@@ -69,13 +69,15 @@ def _failures(result, test_prefix: str) -> int:
     return run.failures
 
 
-@pytest.mark.parametrize(("model", "table", "test_prefix"), [
-    ("fct_payment_allocations", "marts.fct_payment_allocations", "unique_combination_fct_payment_allocations"),
-    # a view over the append-only raw table: the keys taken in since its last build
-    ("stg_bank__transactions", "raw.bank_transactions", "unique_stg_bank__transactions_transaction_id"),
+@pytest.mark.parametrize(("model", "table", "key", "test_prefix"), [
+    ("fct_payment_allocations", "marts.fct_payment_allocations", "transaction_id",
+     "unique_combination_fct_payment_allocations"),
+    # views over append-only tables: the keys taken in (recorded) since their last build
+    ("stg_bank__transactions", "raw.bank_transactions", "transaction_id", "unique_stg_bank__transactions_transaction_id"),
+    ("stg_recon__allocation_ledger", "recon.allocation_ledger", "event_seq", "unique_stg_recon__allocation_ledger_event_seq"),
 ])
 def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishing_every_row(
-        generated_night, tmp_path, model, table, test_prefix):
+        generated_night, tmp_path, model, table, key, test_prefix):
     """The generic tests of a keyed incremental model check, on an incremental build, only the
     keys recomputed (or taken in) since the last publish (dbt_project/macros/test_scope.sql):
     a duplicate planted in a row the night did not touch passes that night, fails once its key
@@ -87,8 +89,8 @@ def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishin
     settings = Settings.from_env().with_overrides(copy["inbox"], copy["wh"])
     with duckdb.connect(str(settings.build_db)) as con:
         assert con.execute("SELECT count(*) FROM audit.unpublished_builds").fetchone()[0] == 0  # published
-        transaction = con.execute(f"SELECT min(transaction_id) FROM {table}").fetchone()[0]
-        con.execute(f"INSERT INTO {table} SELECT * FROM {table} WHERE transaction_id = ? LIMIT 1", [transaction])
+        planted = con.execute(f"SELECT min({key}) FROM {table}").fetchone()[0]
+        con.execute(f"INSERT INTO {table} SELECT * FROM {table} WHERE {key} = ? LIMIT 1", [planted])
     one_model = ["--select", model, "--indirect-selection", "cautious", "--vars", json.dumps({"as_of_date": NEXT})]
 
     night_build = run_dbt(settings, ["build", *one_model])
@@ -97,9 +99,9 @@ def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishin
     with duckdb.connect(str(settings.build_db)) as con:
         assert con.execute("SELECT full_rebuild FROM audit.unpublished_builds WHERE model = ?",
                            [model]).fetchall() == [(False,)]
-        assert transaction not in {k for (k,) in con.execute(
+        assert str(planted) not in {k for (k,) in con.execute(
             "SELECT key FROM audit.unpublished_keys WHERE model = ?", [model]).fetchall()}
-        con.execute("INSERT INTO audit.unpublished_keys VALUES (?, ?, now())", [model, transaction])
+        con.execute("INSERT INTO audit.unpublished_keys VALUES (?, ?, now())", [model, str(planted)])
 
     changed = run_dbt(settings, ["test", *one_model])
     assert not changed.success

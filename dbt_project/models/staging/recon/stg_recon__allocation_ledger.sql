@@ -1,3 +1,4 @@
+{{ ledger_view_config() }}
 with source as (
     select * from {{ source('recon', 'allocation_ledger') }}
 ),
