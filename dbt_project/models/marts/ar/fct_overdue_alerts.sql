@@ -3,6 +3,10 @@
 -- severities): first_crossed_date = due_date + threshold; crossed_tonight marks the ones
 -- crossed on the night's date itself (what a reminder run sends). Disputed invoices are
 -- flagged, not dropped.
+-- A view: fct_ar_aging's open invoices times the thresholds they crossed, arithmetic only
+-- (at 10M invoices 3.5M rows, a 5 s write); publishing writes it once into the analysts' file.
+{{ config(materialized='view') }}
+
 with open_invoices as (
     select * from {{ ref('fct_ar_aging') }}
     where open_amount > 0
