@@ -101,6 +101,20 @@ def test_the_summary_names_files_rows_receipts_and_buckets(night):
     assert f"Matcher: full walk: no earlier night to resume after ({decided:,} payments decided)" in out
 
 
+def test_the_stored_invoice_number_key_is_the_matchers(night):
+    """stg_erp__invoices stores each number's non-zero digits for the resumed matcher's
+    look-up (evidence.nonzero_digits): the stored value is the matcher's expression's."""
+    from pipelines.reconcile.evidence import nonzero_digits
+
+    with duckdb.connect(str(night["wh"] / "build.duckdb"), read_only=True) as con:
+        rows, differ, example = con.execute(f"""
+            SELECT count(*), count(*) FILTER (WHERE invoice_number_digits IS DISTINCT FROM
+                                                    {nonzero_digits('invoice_number')}),
+                   any_value(invoice_number_digits) FILTER (WHERE invoice_number_digits <> '')
+            FROM staging.stg_erp__invoices""").fetchone()
+    assert rows >= 500 and differ == 0 and example.isdigit() and "0" not in example
+
+
 def test_arw_sql_prints_and_exports_exact_values_read_only(night, tmp_path):
     query = ("select currency, sum(open_amount) as open_ar, count(*) as n "
              "from marts.fct_ar_aging group by 1 order by 1")

@@ -17,7 +17,10 @@ renamed as (
         currency,
         {{ to_money('amount') }} as amount,
         status,
-        coalesce(disputed, false) as disputed
+        coalesce(disputed, false) as disputed,
+        -- the matcher's look-up key of the number, computed once per delivered invoice
+        -- (pipelines/reconcile/evidence.py: nonzero_digits, which must stay the same)
+        regexp_replace(invoice_number, '[^1-9]', '', 'g') as invoice_number_digits
     from {{ latest_version('source', ['invoice_id']) }}
 )
 
