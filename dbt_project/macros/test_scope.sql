@@ -4,6 +4,9 @@
 
    dbt hands every generic test its model through get_where_subquery (the test's `where`
    config); this override adds that scope when all of these hold:
+   - the nightly runs dbt (var `tests_on_changed_keys`, which pipelines/transform/dbt.py
+     sets); dbt run by hand checks every row, so a test added to the project checks the
+     whole table the first time it runs, whatever the pipeline rebuilt;
    - the test is `unique`, `unique_combination`, `not_null`, `accepted_values` or
      `relationships` (the child side: its parent is read in full), all row- or key-local, and
      its severity is error (a warning would be shown once, then no more);
@@ -32,6 +35,7 @@
 
 {# The condition limiting this test to the changed keys, or none for every row. #}
 {% macro changed_keys_scope() -%}
+    {%- if not var('tests_on_changed_keys', false) -%}{{ return(none) }}{%- endif -%}
     {%- set meta = model.get('test_metadata') or {} -%}
     {%- if meta.get('name') not in ['unique', 'unique_combination', 'not_null', 'accepted_values', 'relationships']
            or (model.config.severity | lower) != 'error' or not model.get('attached_node') -%}

@@ -273,7 +273,10 @@ def _build(context: AssetExecutionContext, warehouse: WarehouseResource, select:
     # `make test` (tests/integration/test_dbt_unit_tests.py), not in every night.
     args = ["build", *select, "--exclude-resource-type", "unit_test",
             "--vars", json.dumps({"as_of_date": context.partition_key,
-                                  "reporting_currency": settings.reporting_currency})]
+                                  "reporting_currency": settings.reporting_currency,
+                                  # generic tests of incremental models check the changed keys
+                                  # (dbt_project/macros/test_scope.sql); by hand: every row
+                                  "tests_on_changed_keys": True})]
     # Incremental models read only what came after their watermarks. When the dbt project
     # changed since this invocation last succeeded (or ARW_DBT_FULL_REFRESH is set), they are
     # rebuilt from scratch instead; history models (full_refresh=false) keep their history.

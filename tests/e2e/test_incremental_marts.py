@@ -81,7 +81,8 @@ def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishin
     """The generic tests of a keyed incremental model check, on an incremental build, only the
     keys recomputed (or taken in) since the last publish (dbt_project/macros/test_scope.sql):
     a duplicate planted in a row the night did not touch passes that night, fails once its key
-    is among the changed ones, and fails when dbt tests every row (no build since the publish)."""
+    is among the changed ones, and fails when dbt tests every row (run by hand, or no build
+    since the publish)."""
     from pipelines.settings import Settings
     from pipelines.transform.dbt import run_dbt
 
@@ -91,7 +92,8 @@ def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishin
         assert con.execute("SELECT count(*) FROM audit.unpublished_builds").fetchone()[0] == 0  # published
         planted = con.execute(f"SELECT min({key}) FROM {table}").fetchone()[0]
         con.execute(f"INSERT INTO {table} SELECT * FROM {table} WHERE {key} = ? LIMIT 1", [planted])
-    one_model = ["--select", model, "--indirect-selection", "cautious", "--vars", json.dumps({"as_of_date": NEXT})]
+    one_model = ["--select", model, "--indirect-selection", "cautious",
+                 "--vars", json.dumps({"as_of_date": NEXT, "tests_on_changed_keys": True})]  # as the nightly
 
     night_build = run_dbt(settings, ["build", *one_model])
     assert night_build.success, night_build.exception
@@ -106,6 +108,9 @@ def test_an_incremental_night_tests_the_changed_keys_and_a_night_after_publishin
     changed = run_dbt(settings, ["test", *one_model])
     assert not changed.success
     assert _failures(changed, test_prefix) == 1
+
+    by_hand = run_dbt(settings, ["test", *one_model[:-2], "--vars", json.dumps({"as_of_date": NEXT})])
+    assert _failures(by_hand, test_prefix) == 1  # without the nightly's var: every row
 
     with duckdb.connect(str(settings.build_db)) as con:  # as publishing does
         con.execute("DELETE FROM audit.unpublished_keys")
