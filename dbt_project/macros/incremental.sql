@@ -279,6 +279,31 @@
     {{ allocations_changed_since_last_build() }}
 {%- endmacro %}
 
+{# The receipts whose row in fct_reconciliation_exceptions would differ from the one it holds:
+   compared with the table itself (the night's exceptions against its rows, in what can change:
+   the matcher's reason, candidates and payer, and the first-seen date), not with an earlier
+   night's outcomes. A receipt's bank columns never change (raw.bank_transactions holds each
+   transaction once, as first taken in). #}
+{% macro exceptions_changed_since_last_build() -%}
+    select coalesce(held.transaction_id, now.transaction_id) as transaction_id
+    from {{ this }} as held
+    full join (
+        select o.transaction_id, o.reason_code, o.candidates, o.payer_customer_id,
+               coalesce(f.first_seen_date, o.as_of_date) as first_seen_date
+        from {{ ref('stg_recon__receipt_outcomes') }} o
+        left join (
+            select transaction_id, first_seen_date from {{ ref('stg_recon__exception_first_seen') }}
+            where first_seen_date <= {{ as_of_date() }}
+        ) f using (transaction_id)
+        where o.as_of_date = ({{ outcomes_night() }}) and o.outcome = 'exception'
+    ) as now on held.transaction_id = now.transaction_id
+    where held.transaction_id is null or now.transaction_id is null
+       or held.reason_code is distinct from now.reason_code
+       or held.candidate_invoice_numbers is distinct from now.candidates
+       or held.payer_customer_id is distinct from now.payer_customer_id
+       or held.first_seen_date is distinct from now.first_seen_date
+{%- endmacro %}
+
 {# The config of a keyed incremental mart: `changed` names the macro of its changed keys;
    every such mart keeps its last as-of date, the ledger's last entry and, per raw table in
    `raw_tables`, the last file it read; `more_hooks` saves what else it reads. Its meta

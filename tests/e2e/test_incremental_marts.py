@@ -2,7 +2,8 @@
 
 test_incremental_nights.py runs whole nights; this test reaches the one input a night can
 change without a ledger entry: the matcher's conclusion about an earlier receipt (its reason
-or payer), which fct_bank_receipts must take from the new night's outcomes. dbt runs in
+or payer), which fct_bank_receipts and fct_reconciliation_exceptions must take from the new
+night's outcomes. dbt runs in
 process on a copy of the generated night's build database, as the nightly runs it.
 """
 
@@ -27,9 +28,9 @@ def _marts(settings, as_of: str, *extra: str) -> None:
     assert result.success, result.exception
 
 
-def _receipts(db) -> list[tuple]:
+def _receipts(db, mart: str = "fct_bank_receipts") -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute("SELECT * FROM marts.fct_bank_receipts ORDER BY ALL").fetchall()
+        return con.execute(f"SELECT * FROM marts.{mart} ORDER BY ALL").fetchall()
 
 
 def test_a_changed_outcome_without_a_ledger_entry_reaches_fct_bank_receipts(generated_night, tmp_path):
@@ -58,9 +59,16 @@ def test_a_changed_outcome_without_a_ledger_entry_reaches_fct_bank_receipts(gene
     after = {r[0]: r for r in incremental}
     assert after[transaction][5] == customer
     assert after[transaction][10] == "SEVERAL_INVOICES_FIT_AMOUNT"  # reason_code
+    exceptions = _receipts(settings.build_db, "fct_reconciliation_exceptions")
+    row = next(r for r in exceptions if r[0] == transaction)
+    assert (row[8], row[10]) == ("SEVERAL_INVOICES_FIT_AMOUNT", customer)  # reason, payer
+    with duckdb.connect(str(settings.build_db), read_only=True) as con:  # only that receipt recomputed
+        assert con.execute("SELECT key FROM audit.unpublished_keys WHERE model = "
+                           "'fct_reconciliation_exceptions'").fetchall() == [(transaction,)]
 
     _marts(settings, NEXT, "--full-refresh")
     assert incremental == _receipts(settings.build_db)
+    assert exceptions == _receipts(settings.build_db, "fct_reconciliation_exceptions")
 
 
 def _failures(result, test_prefix: str) -> int:

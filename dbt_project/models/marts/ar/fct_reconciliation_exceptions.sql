@@ -1,13 +1,18 @@
+{{ keyed_incremental_config('transaction_id', 'exceptions_changed_since_last_build', []) }}
+-- depends_on: {{ ref('stg_recon__allocation_ledger') }}
 -- Receipts that need a person as of the night's date, with the matcher's reason and the
 -- candidate invoices it saw. first_seen_date: the first night that put it here (the
 -- matcher keeps it beyond the nights of outcomes it keeps; a night dated before it, a
 -- backfill, shows its own date).
+-- Incremental: a night recomputes only the receipts whose row would differ from the one
+-- this table holds (exceptions_changed_since_last_build); the rows equal a full build's.
 -- (the night's outcomes are read directly: a CTE of all kept nights, read twice, would be
 -- materialised in full; the exceptions' transactions are read in two steps, a few of many)
 with latest as (
     select * from {{ ref('stg_recon__receipt_outcomes') }}
     where as_of_date = ({{ outcomes_night() }})
       and outcome = 'exception'
+      and {{ recompute_only('transaction_id') }}
 ),
 
 first_seen as (
