@@ -8,8 +8,8 @@
 -- applied to invoices, what waits (on account or for a person), and what is not AR money
 -- (returned later, or marked not AR). amount = applied + unapplied + excluded, to the cent.
 with receipts as (
-    {{ bank_transactions_where("amount > 0 and effective_date <= " ~ as_of_date()
-                               ~ " and " ~ recompute_only('transaction_id'), few=recompute_changed_only()) }}
+    {{ changed_rows(ref('stg_bank__transactions'), 'transaction_id',
+                    'amount > 0 and effective_date <= ' ~ as_of_date(), row='_row') }}
 ),
 
 outcomes as (

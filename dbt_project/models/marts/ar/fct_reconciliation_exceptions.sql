@@ -22,7 +22,8 @@ first_seen as (
 ),
 
 transactions as (
-    {{ bank_transactions_where('transaction_id in (select transaction_id from latest)') }}
+    {{ rows_where(ref('stg_bank__transactions'), 'transaction_id in (select transaction_id from latest)',
+                  row='_row') }}
 )
 
 select

@@ -7,7 +7,7 @@
 -- (the raw table is append-only: a transaction once taken in never changes).
 -- raw.bank_transactions holds each transaction_id once (the ingest step skips known ids).
 -- _row: the raw row's id, for reading a few transactions in two steps
--- (bank_transactions_where); valid within one query only.
+-- (rows_where); valid within one query only.
 with source as (
     select rowid as _row, * from {{ source('raw', 'bank_transactions') }}
 ),
