@@ -144,10 +144,14 @@ class _Book:
     invoice (allocations and adjustments) is a list by row.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, resumed: bool = False):
-        # A resumed walk (see ``Resume``) needs only the invoices ``_book_scope`` names, with
-        # what the earlier nights applied to them; their order among themselves is the same.
-        scope = "WHERE invoice_id IN (SELECT invoice_id FROM _book_scope)" if resumed else ""
+    def __init__(self, con: duckdb.DuckDBPyConnection, as_of: date, resumed: bool = False):
+        # Only invoices issued on or before ``as_of``: a later one is never open during the walk
+        # (a slice of a long walk would otherwise hold every invoice of the later slices). A
+        # resumed walk (see ``Resume``) needs only the invoices ``_book_scope`` names, with what
+        # the earlier nights applied to them; their order among themselves is the same.
+        scope = f"WHERE issue_date <= DATE '{as_of.isoformat()}'"
+        if resumed:
+            scope += " AND invoice_id IN (SELECT invoice_id FROM _book_scope)"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _book_rows AS
             SELECT invoice_id, invoice_number, customer_id, currency, issue_date, due_date,
@@ -358,9 +362,10 @@ _EARLIER_ENTRIES = """
     GROUP BY ALL HAVING sum(amount) <> 0
 """
 
-# The invoices a resumed walk can touch: open after ``after`` (or issued since), quoted by a
-# new payment, named in a decision, or re-opened by a return of an earlier receipt. Any other
-# invoice was settled by then and stays so; leaving it out changes nothing but the cost.
+# The invoices a resumed walk can touch: issued by ``as_of`` and open after ``after`` (or
+# issued since), quoted by a new payment, named in a decision, or re-opened by a return of an
+# earlier receipt. Any other invoice was settled by then and stays so, or is not issued yet
+# during the walk; leaving it out changes nothing but the cost.
 _BOOK_SCOPE = """
     CREATE OR REPLACE TEMP TABLE _book_scope AS
     WITH applied AS (
@@ -382,16 +387,48 @@ _BOOK_SCOPE = """
     FROM staging.stg_erp__invoices i
     LEFT JOIN applied a USING (invoice_id)
     LEFT JOIN credited c USING (invoice_id)
-    WHERE i.issue_date > {after}
-       OR (i.status = 'issued' AND CAST(i.amount * 100 AS BIGINT) - coalesce(a.applied, 0)
-                                   - coalesce(c.credited, 0) > 0)
-       OR i.invoice_id IN (SELECT invoice_id FROM named)
+    WHERE i.issue_date <= {as_of}
+      AND (i.issue_date > {after}
+           OR (i.status = 'issued' AND CAST(i.amount * 100 AS BIGINT) - coalesce(a.applied, 0)
+                                       - coalesce(c.credited, 0) > 0)
+           OR i.invoice_id IN (SELECT invoice_id FROM named))
 """
+
+
+class CustomerNames:
+    """Customer names and aliases by ``name_key`` (made on the first fuzzy name look-up), their
+    character counts, and the fuzzy look-ups made so far. The customers and the settings do not
+    change during a night, so its slices share one (at 10M invoices: ~5 s a slice)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self._index: dict[str, set[str]] | None = None
+        self._counts: tuple[list[str], np.ndarray] | None = None
+        self.fuzzy_seen: dict[str, tuple[str | None, str]] = {}
+
+    @property
+    def index(self) -> dict[str, set[str]]:
+        if self._index is None:
+            index: dict[str, set[str]] = defaultdict(set)
+            for customer_id, name, aliases in self.con.execute(
+                    "SELECT customer_id, name, aliases FROM staging.stg_erp__customers").fetchall():
+                for n in [name, *(aliases or "").split(";")]:
+                    key = name_key(n)
+                    if key:
+                        index[key].add(customer_id)
+            self._index = index
+        return self._index
+
+    def counts(self) -> tuple[list[str], np.ndarray]:
+        if self._counts is None:
+            keys = list(self.index)
+            self._counts = (keys, _char_counts(keys))
+        return self._counts
 
 
 class Matcher:
     def __init__(self, con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings,
-                 resume: Resume | None = None):
+                 resume: Resume | None = None, names: CustomerNames | None = None):
         self.con = con
         self.as_of = as_of
         self.config = config
@@ -411,9 +448,7 @@ class Matcher:
         self._return_entries: dict[str, list[Allocation]] = defaultdict(list)
         self._returned_ids: set[str] = set()
         self._tolerance_abs = int((config.fee_tolerance_abs * 100).to_integral_value())
-        self._names: dict[str, set[str]] | None = None
-        self._counts: tuple[list[str], np.ndarray] | None = None
-        self._fuzzy_seen: dict[str, tuple[str | None, str]] = {}
+        self.names = names or CustomerNames(con)
         # receipts in walk order, and indexes over them built only when a return needs them
         self._seen: list[tuple] = []
         self._indexed = 0
@@ -432,7 +467,7 @@ class Matcher:
                        invoice_keys=not (resume and resume.invoice_keys_ready))
         if self.resume:
             self._load_earlier()
-        self.book = _Book(con, resumed=self.resume is not None)
+        self.book = _Book(con, self.as_of, resumed=self.resume is not None)
         con.execute(_SETTLED_BY_EVIDENCE)
         self.refs: dict[str, list[tuple]] = defaultdict(list)
         for tid, invoice_id, position, token, fld, exact in con.execute(
@@ -457,7 +492,7 @@ class Matcher:
             sql += " LIMIT 0"  # no return tonight: no earlier receipt to look for
         con.execute(sql)
         con.execute(_EARLIER_ENTRIES.format(after=after))
-        con.execute(_BOOK_SCOPE.format(after=after))
+        con.execute(_BOOK_SCOPE.format(after=after, as_of=f"DATE '{self.as_of.isoformat()}'"))
         for row in con.execute("SELECT transaction_id, bank_reference, effective_date, CAST(amount * 100 AS BIGINT), "
                                "currency, counterparty_name, account_key, remittance_info, end_to_end_id, "
                                "is_reversal, reversal_of, return_reason FROM _earlier_receipts "
@@ -472,17 +507,7 @@ class Matcher:
 
     @property
     def customer_names(self) -> dict[str, set[str]]:
-        """Customer names and aliases by ``name_key``: made on the first fuzzy name look-up."""
-        if self._names is None:
-            index: dict[str, set[str]] = defaultdict(set)
-            for customer_id, name, aliases in self.con.execute(
-                    "SELECT customer_id, name, aliases FROM staging.stg_erp__customers").fetchall():
-                for n in [name, *(aliases or "").split(";")]:
-                    key = name_key(n)
-                    if key:
-                        index[key].add(customer_id)
-            self._names = index
-        return self._names
+        return self.names.index
 
     def _load_decisions(self) -> dict[str, list[tuple]]:
         """The latest decision per transaction and invoice (person's decisions always win)."""
@@ -542,9 +567,10 @@ class Matcher:
         exact = names.get(key)
         if exact:
             return (next(iter(exact)), "name") if len(exact) == 1 else (None, "")
-        if key not in self._fuzzy_seen:  # payers' names repeat: each is looked up once
-            self._fuzzy_seen[key] = self._fuzzy_lookup(key)
-        return self._fuzzy_seen[key]
+        seen = self.names.fuzzy_seen
+        if key not in seen:  # payers' names repeat: each is looked up once
+            seen[key] = self._fuzzy_lookup(key)
+        return seen[key]
 
     def _fuzzy_lookup(self, key: str) -> tuple[str | None, str]:
         """The one customer whose name or alias is at least ``name_match_threshold`` similar
@@ -558,7 +584,7 @@ class Matcher:
         from rapidfuzz import fuzz, process
 
         names = self.customer_names
-        keys, counts = self._name_counts()
+        keys, counts = self.names.counts()
         query = _char_counts([key])[0]
         total = counts.sum(axis=1) + query.sum()
         bound = np.abs(counts - query).sum(axis=1)
@@ -570,12 +596,6 @@ class Matcher:
         if len(customers) == 1:
             return customers.pop(), f"fuzzy_name:{round(best[0][1])}"
         return None, ""  # no name close enough, or a tie between customers
-
-    def _name_counts(self) -> tuple[list[str], np.ndarray]:
-        if self._counts is None:
-            keys = list(self.customer_names)
-            self._counts = (keys, _char_counts(keys))
-        return self._counts
 
     # ------------------------------------------------------------------ the walk
     def run(self) -> MatchResult:
@@ -623,8 +643,8 @@ class Matcher:
             return
         quoted = []
         for invoice_id, *details in self.refs.get(txn.transaction_id, ()):
-            inv = self.book.get(invoice_id)
-            if inv.currency == txn.currency and inv.status == "issued" and inv.issue_date <= txn.effective_date:
+            inv = self.book.get(invoice_id)  # None: issued after the walk's date
+            if inv is not None and inv.currency == txn.currency and inv.status == "issued" and inv.issue_date <= txn.effective_date:
                 quoted.append((inv, *details))
         if quoted:
             self._quoted(txn, payer, how, quoted)
@@ -870,11 +890,12 @@ class Matcher:
 
 
 def match(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings,
-          resume: Resume | None = None) -> MatchResult:
+          resume: Resume | None = None, names: CustomerNames | None = None) -> MatchResult:
     """Run the matcher over every transaction effective on or before ``as_of`` (with ``resume``:
-    those after ``resume.after``, the walk before being that night's)."""
+    those after ``resume.after``, the walk before being that night's; ``names``: the customer
+    names of an earlier slice of the same night)."""
     with gc_paused():
-        matcher = Matcher(con, as_of, config, resume)
+        matcher = Matcher(con, as_of, config, resume, names)
         result = matcher.run()
         result.learned_accounts, result.learned_on = matcher.learned_accounts, matcher.learned_on
         result.return_events = matcher.return_events

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from pipelines.reconcile.evidence import normalise_account_sql, normalise_name_sql
 from pipelines.reconcile.ledger import LedgerChange, append_changes
-from pipelines.reconcile.matcher import MatchResult, Resume, match, name_key
+from pipelines.reconcile.matcher import CustomerNames, MatchResult, Resume, match, name_key
 from pipelines.settings import MatcherSettings
 from pipelines.warehouse import registered, scalar
 
@@ -294,6 +294,7 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
             rows = con.execute("SELECT account_key, customer_id, learned_on FROM recon.learned_accounts "
                                "WHERE learned_on <= ?", [after]).fetchall()
             learned, learned_on = {a: c for a, c, _ in rows}, {a: d for a, _, d in rows}
+        names = CustomerNames(con)  # one per night: the slices share it
         for i, end in enumerate(ends):
             resume = None
             if after is not None:
@@ -303,7 +304,7 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
                 # those its own tokens can meet
                 resume = Resume(after, learned, learned_on, returned,
                                 invoice_keys_ready=i > 0 and chosen.after is None)
-            result = match(con, end, config, resume)
+            result = match(con, end, config, resume, names)
             change = append_changes(con, result.entries, run_id, end, since=after, night=as_of)
             _add_outcomes(con, result)
             allocations, reversals = allocations + change.allocations, reversals + change.reversals

@@ -96,3 +96,29 @@ def test_a_night_without_new_bank_transactions_decides_nothing_and_keeps_the_out
     assert len(con.execute(_OUTCOMES, [day]).fetchall()) == 4  # T1-T4 (R1, R2 return them)
     assert con.execute(_IN_FORCE, [day]).fetchall() == full.execute(_IN_FORCE, [day]).fetchall()
     full.close()
+
+
+def test_a_walk_holds_only_invoices_issued_by_its_date_and_a_quote_of_a_later_one_counts_for_nothing(con):
+    """A slice of a long walk does not load the invoices of the later slices; a payment quoting
+    an invoice not issued yet is decided as if it quoted nothing, in slices or not."""
+    def inputs(c):
+        add_customer(c, "C1", ACCT)
+        add_invoice(c, "1", "A-1001", "100.00")
+        add_invoice(c, "3", "A-1003", "300.00", issue="2026-02-20")
+        add_payment(c, "T0", "2026-02-02", "300.00", "A-1003", account=ACCT)
+        add_payment(c, "T4", "2026-02-22", "300.00", "A-1003", account=ACCT)
+
+    inputs(con)
+    reconcile_night(con, date(2026, 2, 2), MatcherSettings(), "r0")
+    assert con.execute("SELECT invoice_id FROM _book_rows").fetchall() == [("1",)]
+    night = reconcile_night(con, date(2026, 2, 28), MatcherSettings(), "r1")
+    assert night.plan.why.startswith("resumed after")
+    full = make_con()
+    inputs(full)
+    reconcile_night(full, date(2026, 2, 28), MatcherSettings(slice_transactions=1), "f")  # two slices
+    day = date(2026, 2, 28)
+    assert con.execute(_OUTCOMES, [day]).fetchall() == full.execute(_OUTCOMES, [day]).fetchall() == [
+        ("T0", "on_account", "NO_INVOICE_FITS_AMOUNT"), ("T4", "allocated", None)]
+    assert con.execute(_IN_FORCE, [day]).fetchall() == full.execute(_IN_FORCE, [day]).fetchall() == [
+        ("T4", "3", "allocation", date(2026, 2, 22), "invoice_number", "300.00")]
+    full.close()
