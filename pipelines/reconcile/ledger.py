@@ -95,21 +95,28 @@ def append_changes(con: duckdb.DuckDBPyConnection, desired: list[Allocation], ru
     """
     with gc_paused():
         frame = _desired_table(desired)
+    # One entry per key: the few keys wanted more than once are summed (their evidence joined);
+    # grouping every entry took most of this step (~4 s of 5 at 1M entries).
+    key = "transaction_id, invoice_id, kind, effective_date, rule"
     with registered(con, _desired_in=frame):
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _desired AS
-            SELECT transaction_id, invoice_id, kind, CAST(effective_date AS DATE) AS effective_date,
-                   rule, sum(CAST(amount AS {MONEY})) AS amount, any_value(currency) AS currency,
-                   any_value(rule_version) AS rule_version, max(CAST(score AS DOUBLE)) AS score,
-                   string_agg(evidence, ' | ' ORDER BY evidence) AS evidence,
-                   any_value(decided_by) AS decided_by
-            FROM _desired_in
-            GROUP BY transaction_id, invoice_id, kind, CAST(effective_date AS DATE), rule
-            HAVING sum(CAST(amount AS {MONEY})) <> 0
+            WITH d AS (
+                SELECT transaction_id, invoice_id, kind, CAST(effective_date AS DATE) AS effective_date, rule,
+                       CAST(amount AS {MONEY}) AS amount, currency, rule_version, CAST(score AS DOUBLE) AS score,
+                       evidence, decided_by
+                FROM _desired_in
+            ),
+            repeated AS (SELECT {key} FROM d GROUP BY ALL HAVING count(*) > 1)
+            SELECT * FROM d ANTI JOIN repeated USING ({key}) WHERE amount <> 0
+            UNION ALL
+            SELECT {key}, sum(amount), any_value(currency), any_value(rule_version), max(score),
+                   string_agg(evidence, ' | ' ORDER BY evidence), any_value(decided_by)
+            FROM d SEMI JOIN repeated USING ({key})
+            GROUP BY ALL HAVING sum(amount) <> 0
         """)
 
     # What is in force now, per entry key, with the details of its latest allocation event.
-    key = "transaction_id, invoice_id, kind, effective_date, rule"
     after = "" if since is None else f" AND effective_date > DATE '{since.isoformat()}'"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _in_force AS

@@ -448,6 +448,8 @@ class Matcher:
         self._return_entries: dict[str, list[Allocation]] = defaultdict(list)
         self._returned_ids: set[str] = set()
         self._tolerance_abs = int((config.fee_tolerance_abs * 100).to_integral_value())
+        self._pct_num, self._pct_den = config.fee_tolerance_pct.as_integer_ratio()
+        self._pct_den *= 100
         self.names = names or CustomerNames(con)
         # receipts in walk order, and indexes over them built only when a return needs them
         self._seen: list[tuple] = []
@@ -546,8 +548,11 @@ class Matcher:
             self.book.reopen(inv)
 
     def _tolerance(self, cents: int) -> int:
-        pct = (Decimal(cents) * self.config.fee_tolerance_pct / 100).to_integral_value()  # half even
-        return min(self._tolerance_abs, int(pct))
+        """min(absolute tolerance, cents × pct / 100 rounded half to even), in integers."""
+        whole, rest = divmod(cents * self._pct_num, self._pct_den)
+        if 2 * rest > self._pct_den or (2 * rest == self._pct_den and whole % 2):
+            whole += 1
+        return min(self._tolerance_abs, whole)
 
     def _identify_payer(self, txn: _Txn) -> tuple[str | None, str]:
         by_account, by_name = self.payers.get(txn.transaction_id, (None, None))

@@ -24,6 +24,20 @@ def test_same_inputs_twice_append_nothing_the_second_time(con):
         ("allocation", "T1", "1", Decimal("10.00")), ("allocation", "T2", "2", Decimal("5.00"))]
 
 
+def test_entries_wanted_more_than_once_are_summed_and_a_zero_sum_is_no_entry(con):
+    desired = [
+        _alloc("T1", "1", "10.00"), _alloc("T2", "2", "5.00"),
+        Allocation("T1", "1", Decimal("2.50"), "EUR", date(2026, 2, 1), "exact_invoice_number", "0.1", 0.5,
+                   '{"b": 1}'),
+        _alloc("T3", "3", "4.00"), _alloc("T3", "3", "-4.00"), _alloc("T4", "4", "0.00"),
+    ]
+    change = append_changes(con, desired, "run1", date(2026, 3, 1))
+    assert (change.allocations, change.reversals) == (2, 0)
+    assert con.execute("SELECT transaction_id, amount, score, evidence FROM recon.allocation_ledger "
+                       "ORDER BY event_seq").fetchall() == [
+        ("T1", Decimal("12.50"), 1.0, '{"b": 1} | {}'), ("T2", Decimal("5.00"), 1.0, "{}")]
+
+
 def test_restatement_appends_a_reversal_then_the_new_allocation(con):
     append_changes(con, [_alloc("T1", "1", "10.00")], "run1", date(2026, 3, 1))
     change = append_changes(con, [_alloc("T1", "1", "7.50"), _alloc("T1", "2", "2.50")],

@@ -209,6 +209,17 @@ def test_fee_short_payment_settles_the_invoice_with_a_bank_fee(con):
         ("1", "996.50", "allocation", "invoice_number"), ("1", "3.50", "bank_fee", "bank_fee")]
 
 
+def test_fee_tolerance_is_the_percentage_of_the_payment_rounded_half_to_even_to_the_cent(con):
+    _two_customers(con)
+    add_invoice(con, "1", "A-1001", "300.50")
+    add_invoice(con, "2", "A-1002", "298.49")
+    add_payment(con, "T1", "2026-02-01", "299.00", "A-1001", account=ACCT_C1)  # 0.5% = 1.495 -> 1.50
+    add_payment(con, "T2", "2026-02-02", "297.00", "A-1002", account=ACCT_C1)  # 0.5% = 1.485 -> 1.48
+    result = run(con, fee_tolerance_pct=Decimal("0.5"))
+    assert [(e.transaction_id, str(e.amount), e.kind) for e in result.entries] == [
+        ("T1", "299.00", "allocation"), ("T1", "1.50", "bank_fee"), ("T2", "297.00", "allocation")]
+
+
 def test_partial_payment_and_overpayment(con):
     _two_customers(con)
     add_invoice(con, "1", "A-1001", "1000.00")
