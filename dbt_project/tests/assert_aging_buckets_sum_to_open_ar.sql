@@ -17,27 +17,24 @@ invoices as (
     where status = 'issued' and issue_date <= {{ as_of_date() }}
 ),
 
-credits as (
-    select invoice_id, sum(amount) as amount
-    from {{ ref('stg_erp__credit_notes') }}
-    where issue_date <= {{ as_of_date() }}
-    group by invoice_id
-),
-
-allocated as (
-    select invoice_id, sum(amount) as amount
-    from {{ ref('stg_recon__allocation_ledger') }}
-    where effective_date <= {{ as_of_date() }}
-    group by invoice_id
-),
-
+-- the sum of (amount - credits - allocated) over the invoices, as three sums: no per-invoice
+-- aggregate of the ledger to join (at 10M invoices about half the time)
 expected as (
-    select invoices.currency,
-           sum(invoices.amount - coalesce(credits.amount, 0) - coalesce(allocated.amount, 0)) as total
-    from invoices
-    left join credits using (invoice_id)
-    left join allocated using (invoice_id)
-    group by invoices.currency
+    select currency, sum(amount) as total
+    from (
+        select currency, amount from invoices
+        union all
+        select i.currency, -c.amount
+        from {{ ref('stg_erp__credit_notes') }} c
+        join invoices i using (invoice_id)
+        where c.issue_date <= {{ as_of_date() }}
+        union all
+        select i.currency, -l.amount
+        from {{ ref('stg_recon__allocation_ledger') }} l
+        join invoices i using (invoice_id)
+        where l.effective_date <= {{ as_of_date() }}
+    )
+    group by currency
 )
 
 select coalesce(e.currency, b.currency) as currency, e.total as expected, b.total as bucketed
