@@ -17,6 +17,7 @@ re-reads exactly the files whose batch did not commit.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -262,20 +263,27 @@ def _data_lines(path: Path) -> int:
     return count + (last != b"\n") - 1
 
 
-def _duckdb_text_table(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> list[str]:
+def _duckdb_text_table(con: duckdb.DuckDBPyConnection, path: Path,
+                       entity: Entity) -> tuple[list[str], frozenset[str]]:
     """``_incoming_text`` (a temp view over a Parquet file, a temp table of a CSV file): the
     file's columns as text ('' for empty, as
     ``read_text_frame`` gives them) and ``_line_number``, read by DuckDB: no Python object per
     value, so millions of rows take seconds. Raises ``_NotExact`` where pandas must decide
-    (unusual CSV layouts, unreadable files: their reasons come from ``read_text_frame``)."""
+    (unusual CSV layouts, unreadable files: their reasons come from ``read_text_frame``).
+    Returns the file's column names and those of them read in their own type (``_native``)."""
     target = f"'{str(path).replace(chr(39), chr(39) * 2)}'"
     try:
         if path.suffix.lower() == ".parquet":
             described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({target})").fetchall()
+            spec = {c.name: c for c in entity.columns}
             spec_types = {c.name: c.type for c in entity.columns}
-            columns = []
+            columns, native = [], set()
             for name, dtype, *_ in described:
                 quoted = '"' + name.replace('"', '""') + '"'
+                if name in spec and _native(spec[name], dtype):
+                    native.add(name)
+                    columns.append(quoted)
+                    continue
                 if dtype.startswith("TIMESTAMP") and spec_types.get(name) == DATE:
                     value = f"strftime({quoted}, '%Y-%m-%d')"
                 else:
@@ -287,7 +295,7 @@ def _duckdb_text_table(con: duckdb.DuckDBPyConnection, path: Path, entity: Entit
                 SELECT file_row_number + 2 AS _line_number, {', '.join(columns)}
                 FROM read_parquet({target}, file_row_number = true)
             """)
-            return [r[0] for r in described]
+            return [r[0] for r in described], frozenset(native)
         names = _csv_header(path)
         expected = _data_lines(path)
         spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
@@ -304,7 +312,7 @@ def _duckdb_text_table(con: duckdb.DuckDBPyConnection, path: Path, entity: Entit
         raise _NotExact from exc
     if con.execute("SELECT count(*) FROM _incoming_text").fetchone()[0] != expected:
         raise _NotExact  # blank lines or line breaks inside quotes: pandas counts those
-    return names
+    return names, frozenset()
 
 
 def _drop_incoming(con: duckdb.DuckDBPyConnection) -> None:
@@ -316,10 +324,10 @@ def _drop_incoming(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP {kind} IF EXISTS _incoming_text")
 
 
-def _text_table(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> list[str]:
+def _text_table(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> tuple[list[str], frozenset[str]]:
     """TEMP TABLE ``_incoming_text`` (see ``_duckdb_text_table``), by DuckDB where it reads the
-    file exactly, else through ``read_text_frame``. Returns the file's column names; raises
-    ``FileUnreadable``."""
+    file exactly, else through ``read_text_frame``. Returns the file's column names and those
+    read in their own type; raises ``FileUnreadable``."""
     try:
         return _duckdb_text_table(con, path, entity)
     except _NotExact:
@@ -331,17 +339,51 @@ def _text_table(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> l
         con.execute("CREATE OR REPLACE TEMP TABLE _incoming_text AS SELECT * FROM _incoming_frame")
     finally:
         con.unregister("_incoming_frame")
-    return [str(c) for c in frame.columns[1:]]
+    return [str(c) for c in frame.columns[1:]], frozenset()
+
+
+# Parquet columns already of the entity's type are read as they are, not as text checked and
+# typed again (a million dates and amounts through text took most of the ERP ingest): the
+# text check could not fail on any of their values, so rows, rejects and reasons are the same
+# (tests/unit/ingest/test_erp_duckdb_reader.py).
+NATIVE_PARQUET = True
+
+
+def _native(col: Col, dtype: str) -> bool:
+    """A Parquet column of type ``dtype`` holds only values ``col``'s text check accepts."""
+    if not NATIVE_PARQUET or col.choices:
+        return False
+    if col.type == DECIMAL:  # the check accepts at most 6 decimals
+        scale = re.fullmatch(r"DECIMAL\(\d+,(\d+)\)", dtype)
+        return scale is not None and int(scale[1]) <= 6
+    return (col.type, dtype) in {(DATE, "DATE"), (TIMESTAMP, "TIMESTAMP"), (BOOL, "BOOLEAN")}
+
+
+def _blank(name: str, native: frozenset[str]) -> str:
+    return f'"{name}" IS NULL' if name in native else f"trim(\"{name}\") = ''"
+
+
+def _as_text(name: str, native: frozenset[str]) -> str:
+    """The value as the text reader gives it ('' for empty): what a reject records."""
+    return f"coalesce(CAST(\"{name}\" AS VARCHAR), '')" if name in native else f'"{name}"'
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _check_expressions(entity: Entity, file_label: str) -> list[str]:
-    """One SQL expression per check; each yields a reason text or NULL."""
+def _check_expressions(entity: Entity, file_label: str, native: frozenset[str] = frozenset()) -> list[str]:
+    """One SQL expression per check; each yields a reason text or NULL (``native``: the
+    columns read in their own type, see ``_native``)."""
     checks: list[str] = []
     for col in entity.columns:
+        if col.name in native:  # its type check cannot fail
+            if col.required:
+                checks.append(f"CASE WHEN {_blank(col.name, native)} THEN '{col.name}: expected a value, found empty' END")
+            if col.positive:
+                checks.append(f"CASE WHEN \"{col.name}\" <= 0 THEN '{col.name}: expected an amount greater than 0, "
+                              f"found \"' || {_as_text(col.name, native)} || '\"' END")
+            continue
         c = f'trim("{col.name}")'
         found = f"'found \"' || \"{col.name}\" || '\"'"
         if col.required:
@@ -379,12 +421,14 @@ def _check_expressions(entity: Entity, file_label: str) -> list[str]:
             checks.append(f"CASE WHEN {not_blank} AND lower({c}) NOT IN ({in_list}) THEN "
                           f"'{col.name}: expected one of {options}, ' || {found} END")
     for group in entity.one_of:
-        cond = " AND ".join(f"trim(\"{g}\") = ''" for g in group)
+        cond = " AND ".join(_blank(g, native) for g in group)
         checks.append(f"CASE WHEN {cond} THEN 'expected a value in one of {', '.join(group)}, found none' END")
     return checks
 
 
-def _typed_expression(col: Col) -> str:
+def _typed_expression(col: Col, native: bool = False) -> str:
+    if native:
+        return f'CAST("{col.name}" AS {_SQL_TYPES[col.type]})'
     c = f'nullif(trim("{col.name}"), \'\')'
     if col.type == DATE:
         return f"CAST(strptime({c}, '%Y-%m-%d') AS DATE)"
@@ -412,7 +456,7 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
     label = f.relative_path
     file_seq = next_file_seq(con)
     try:
-        file_columns = _text_table(con, f.path, entity)
+        file_columns, native = _text_table(con, f.path, entity)
         missing = [c.name for c in entity.columns if c.required and c.name not in file_columns]
         if missing:
             raise FileUnreadable(
@@ -437,24 +481,24 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
                        for c in entity.columns)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS SELECT _line_number, {select} "
                 "FROM _incoming_text")
-    checks = _check_expressions(entity, label)
+    checks = _check_expressions(entity, label, native)
     reason_sql = "concat_ws('; ', " + ", ".join(checks) + ")"
     if entity.blank_means_undecided:
         column, undecided = entity.blank_means_undecided
-        reason_sql = (f"CASE WHEN trim(\"{column}\") = '' THEN {_sql_str(undecided)} "
+        reason_sql = (f"CASE WHEN {_blank(column, native)} THEN {_sql_str(undecided)} "
                       f"ELSE {reason_sql} END")
     now = datetime.now()
     batch.begin()
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS "
                     f"SELECT *, {reason_sql} AS _reason FROM _incoming")
-        typed = ", ".join(f"{_typed_expression(c)} AS {c.name}" for c in entity.columns)
+        typed = ", ".join(f"{_typed_expression(c, c.name in native)} AS {c.name}" for c in entity.columns)
         con.execute(
             f"INSERT INTO raw.{entity.table} SELECT {typed}, ?, ?, ?, _line_number, ?, ? "
             f"FROM _checked WHERE _reason = ''",
             [f.file_hash, file_seq, f.relative_path, run_id, now],
         )
-        struct = ", ".join(f"'{c.name}': \"{c.name}\"" for c in entity.columns)
+        struct = ", ".join(f"'{c.name}': {_as_text(c.name, native)}" for c in entity.columns)
         con.execute(
             f"INSERT INTO audit.rejects SELECT ?, ?, ?, ?, _line_number, 'line ' || _line_number, "
             f"? || ', line ' || _line_number || ': ' || _reason, "

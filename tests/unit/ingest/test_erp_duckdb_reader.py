@@ -125,3 +125,46 @@ def test_typed_parquet_loads_as_the_same_text_and_keeps_the_time_of_updated_at(t
     assert row[11] == datetime(2026, 1, 5, 10, 30)  # pandas' reader kept only the date
     reasons = fast["rejects"][0][3]
     assert "invoice_number: expected a value" in reasons and "amount: expected an amount greater than 0" in reasons
+
+
+@pytest.mark.parametrize("scale", [2, 8])
+def test_parquet_columns_of_their_own_type_load_and_reject_as_through_text(tmp_path, monkeypatch, scale):
+    """Dates, amounts (at most 6 decimals), flags and timestamps of a Parquet file are read as
+    they are, without the text round trip: the same rows, rejects, reasons and recorded values;
+    an amount with more decimals still goes through text and is rejected there."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    amounts = [Decimal("99.99"), Decimal("-3"), Decimal("0"), None, Decimal("12.5")]
+    table = pa.table({
+        "invoice_id": ["1", "2", "3", "4", "5"], "invoice_number": ["N-1", "N-2", "N-3", "N-4", "N-5"],
+        "customer_id": ["C1", "C1", "C1", "C1", "C2"],
+        "issue_date": pa.array([date(2026, 1, 5), None, date(2026, 1, 7), date(2026, 1, 8), date(2026, 1, 9)]),
+        "due_date": pa.array([date(2026, 2, 5)] * 5),
+        "currency": ["EUR", "EUR", "CHF", "EUR", "USD"],
+        "amount": pa.array([a if a is None else a.quantize(Decimal(1).scaleb(-scale)) for a in amounts],
+                           pa.decimal128(18, scale)),
+        "status": ["issued", "issued", "paid", "issued", "cancelled"],
+        "disputed": pa.array([True, None, False, True, False]),
+        "updated_at": pa.array([datetime(2026, 1, 5, 10, 30, 0, 123456), None, None, None,
+                                datetime(2026, 1, 9)], pa.timestamp("us")),
+    })
+    path = tmp_path / "invoices.parquet"
+    pq.write_table(table, path)
+    files = {"invoices_2026.parquet": path.read_bytes()}
+    native, used = _ingest(tmp_path, "native", files, True, monkeypatch)
+    monkeypatch.setattr(erp, "NATIVE_PARQUET", False)
+    text, _ = _ingest(tmp_path, "text", files, True, monkeypatch)
+    assert used == [True] and native == text
+    loaded = [r[0] for r in native["rows"]]
+    reasons = {r[1]: r[3] for r in native["rejects"]}  # by line number
+    assert "issue_date: expected a value, found empty" in reasons[3]
+    assert "amount: expected a value" in reasons[5]
+    if scale == 2:
+        assert loaded == ["1", "5"] and native["stats"][2:] == (5, 2, 3)
+        assert 'amount: expected an amount greater than 0, found "-3.00"' in reasons[3]
+        assert 'amount: expected an amount greater than 0, found "0.00"' in reasons[4]
+        assert native["rows"][0][11] == datetime(2026, 1, 5, 10, 30, 0, 123456)
+    else:
+        assert loaded == [] and native["stats"][2:] == (5, 0, 5)
+        assert all("at most 6 decimals" in reasons[line] for line in (2, 3, 4, 6))
