@@ -246,6 +246,14 @@ CREATE TABLE IF NOT EXISTS recon.matcher_checkpoint (
     walk VARCHAR NOT NULL,             -- resumed after which day, or a full walk, and why
     walked BIGINT NOT NULL             -- payments the night's walk decided
 );
+-- A night walked in several slices commits each slice as it goes (DuckDB frees a transaction's
+-- replaced temporary tables only at its commit: ~2.5 GB a slice at 10M invoices); this row says
+-- such a night started and did not finish. The next night then walks in full (night.plan).
+CREATE TABLE IF NOT EXISTS recon.matcher_unfinished (
+    as_of_date DATE NOT NULL,
+    run_id VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS recon.matcher_checkpoint_days (
     input VARCHAR NOT NULL,            -- bank transactions | invoices | credit notes | decisions
     day DATE NOT NULL,

@@ -77,7 +77,13 @@ def money(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
-@dataclass
+def money_text(cents: int) -> str:
+    """``str(money(cents))`` without the Decimal: the evidence's amounts ("-12.05", "0.00")."""
+    whole, part = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{whole}.{part:02d}"
+
+
+@dataclass(slots=True)
 class Outcome:
     transaction_id: str
     payer_customer_id: str | None
@@ -223,15 +229,20 @@ class _Book:
             bisect.insort(rows, pending[at][1])
             at += 1
         self._pending_at[key] = at
+        # open_amount() inlined (the walk's hottest loop): every row here is issued by ``on``
         result, settled = [], []
+        made, applied, credits = self._made, self.applied, self.credits
         for i in rows:
-            inv = self.at(i)
-            if inv.issue_date <= on:
-                open_amount = self.open_amount(inv, on)
-                if open_amount > 0:
-                    result.append((inv, open_amount))
-                else:
-                    settled.append(i)
+            inv = made[i] or self.at(i)
+            open_amount = inv.amount - applied[i]
+            if credits and i in credits:
+                for day, amount in credits[i]:
+                    if day <= on:
+                        open_amount -= amount
+            if open_amount > 0:
+                result.append((inv, open_amount))
+            else:
+                settled.append(i)
         if settled:
             gone = set(settled)
             rows[:] = [i for i in rows if i not in gone]
@@ -660,14 +671,17 @@ class Matcher:
 
     def _quoted(self, txn: _Txn, payer, how, quoted) -> None:
         customers = {q[0].customer_id for q in quoted}
-        numbers = sorted({q[0].number for q in quoted})
+
+        def numbers() -> list[str]:  # named only where a person or the account gets the money
+            return sorted({q[0].number for q in quoted})
+
         if payer and payer not in customers:
             self.outcomes.append(Outcome(txn.transaction_id, payer, how, EXCEPTION,
-                                         "QUOTED_INVOICE_OF_OTHER_CUSTOMER", numbers))
+                                         "QUOTED_INVOICE_OF_OTHER_CUSTOMER", numbers()))
             return
         if not payer and len(customers) > 1:
             self.outcomes.append(Outcome(txn.transaction_id, None, "", EXCEPTION,
-                                         "QUOTED_INVOICES_OF_SEVERAL_CUSTOMERS", numbers))
+                                         "QUOTED_INVOICES_OF_SEVERAL_CUSTOMERS", numbers()))
             return
         customer = payer or next(iter(customers))
         seen: set[str] = set()
@@ -679,7 +693,7 @@ class Matcher:
         open_picks = [p for p in picks if p[1] > 0]
         if not open_picks:  # quoted invoices already settled: the money waits on account
             self.outcomes.append(Outcome(txn.transaction_id, customer, how or "invoice", ON_ACCOUNT,
-                                         "QUOTED_INVOICES_ALREADY_SETTLED", numbers))
+                                         "QUOTED_INVOICES_ALREADY_SETTLED", numbers()))
             return
         amount = txn.amount
         total_open = sum(p[1] for p in open_picks)
@@ -706,7 +720,7 @@ class Matcher:
         if amount < total_open - tolerance and len(open_picks) > 1:
             if self.config.short_payment_policy != "oldest_due_first":
                 self.outcomes.append(Outcome(txn.transaction_id, customer, how or "invoice", EXCEPTION,
-                                             "SHORT_PAYMENT_OF_SEVERAL_INVOICES", numbers))
+                                             "SHORT_PAYMENT_OF_SEVERAL_INVOICES", numbers()))
                 return
             open_picks.sort(key=lambda p: (p[0].due_date, p[0].issue_date, p[0].number))
             rule = "short_payment_oldest_due_first"
@@ -719,14 +733,14 @@ class Matcher:
             applied = min(left, open_amount)
             evidence = {"field": fld, "quoted": token, "invoice_number": inv.number,
                         "exact_spelling": bool(exact), "payer": customer, "payer_by": how or "invoice",
-                        "open_before": str(money(open_amount))}
+                        "open_before": money_text(open_amount)}
             self._entry(txn, inv, applied, rule, 1.0 if exact else 0.95, evidence)
             left -= applied
         short = total_open - amount
         if 0 < short <= tolerance:
             last = open_picks[-1][0]
             self._entry(txn, last, short, "bank_fee", 1.0,
-                        {"short_by": str(money(short)), "tolerance": str(money(tolerance))}, kind="bank_fee")
+                        {"short_by": money_text(short), "tolerance": money_text(tolerance)}, kind="bank_fee")
         if how.startswith("fuzzy_name") or how == "name":
             self._learn(txn, customer)
         self.outcomes.append(Outcome(txn.transaction_id, customer, how or "invoice", ALLOCATED))
@@ -754,11 +768,11 @@ class Matcher:
         if exact or within:
             inv, open_amount = (exact or within)[0]
             self._entry(txn, inv, amount, "amount_unique_invoice", 0.9,
-                        {"payer": payer, "payer_by": how, "open_before": str(money(open_amount)),
+                        {"payer": payer, "payer_by": how, "open_before": money_text(open_amount),
                          "invoice_number": inv.number})
             if open_amount > amount:
                 self._entry(txn, inv, open_amount - amount, "bank_fee", 0.9,
-                            {"short_by": str(money(open_amount - amount)), "tolerance": str(money(tolerance))},
+                            {"short_by": money_text(open_amount - amount), "tolerance": money_text(tolerance)},
                             kind="bank_fee")
             self.outcomes.append(Outcome(txn.transaction_id, payer, how, ALLOCATED))
             return
@@ -801,10 +815,10 @@ class Matcher:
             return False
         self._entry(txn, inv, txn.amount, "invoice_number_fuzzy", 0.8,
                     {"payer": payer, "payer_by": how, "invoice_number": inv.number,
-                     "quoted": sorted(tokens), "open_before": str(money(open_amount))})
+                     "quoted": sorted(tokens), "open_before": money_text(open_amount)})
         if open_amount > txn.amount:
             self._entry(txn, inv, open_amount - txn.amount, "bank_fee", 0.8,
-                        {"short_by": str(money(open_amount - txn.amount))}, kind="bank_fee")
+                        {"short_by": money_text(open_amount - txn.amount)}, kind="bank_fee")
         self.outcomes.append(Outcome(txn.transaction_id, payer, how, ALLOCATED))
         return True
 

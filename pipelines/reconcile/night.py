@@ -1,5 +1,6 @@
 """One night of cash application: walk (resumed where it may be), then write the ledger's
-changes, the receipts' outcomes and the checkpoint in one transaction.
+changes, the receipts' outcomes and the checkpoint (one transaction; a night in several
+slices commits each slice's ledger entries, see ``_walk_and_store``).
 
 The walk up to a date R is a pure function of what it reads: the bank transactions effective
 on or before R, the invoices issued and the credit notes dated on or before R, the decisions
@@ -38,7 +39,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.reconcile.evidence import normalise_account_sql, normalise_name_sql
-from pipelines.reconcile.ledger import LedgerChange, append_changes
+from pipelines.reconcile.ledger import LedgerChange, append_changes, gc_paused
 from pipelines.reconcile.matcher import CustomerNames, MatchResult, Resume, match, name_key
 from pipelines.settings import MatcherSettings
 from pipelines.warehouse import registered, scalar
@@ -166,6 +167,12 @@ def plan(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings) -
         return full("resuming is switched off (ARW_MATCHER_RESUME)")
     if last is None:
         return full("no earlier night to resume after")
+    unfinished = con.execute("SELECT as_of_date, run_id FROM recon.matcher_unfinished "
+                             "ORDER BY started_at DESC LIMIT 1").fetchall()
+    if unfinished:
+        # its first slices' ledger entries stand without their checkpoint: only a full walk
+        # is sure to bring the whole ledger back in line
+        return full(f"the night of {unfinished[0][0]} (run {unfinished[0][1]}) stopped part-way")
     night, stored = last[0], json.loads(last[1])
     changed = [name for name in undated if stored.get(name) != undated[name]]
     if changed:
@@ -270,7 +277,9 @@ _EARLIER_ONLY = ("SEMI JOIN (SELECT transaction_id FROM staging.stg_bank__transa
 def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings,
                     run_id: str) -> NightResult:
     """Match the night's payments and write the ledger's changes, the outcomes and the
-    checkpoint (one transaction: a failed night leaves all three as they were)."""
+    checkpoint. A failed night in one slice leaves all three as they were; one in several
+    slices may leave the ledger entries of its first slices, which the next night's full walk
+    brings back in line."""
     chosen = plan(con, as_of, config)
     after = chosen.after
     ends = slices(con, after, as_of, config.slice_transactions)
@@ -278,7 +287,23 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
         # a resumed walk with no bank transaction to read (a night without statements):
         # nothing to decide, the outcomes and accounts stand as restored
         ends = []
+    # The cyclic collector stays paused for the whole night, not only during each walk: the
+    # first allocation after a walk would otherwise start a full collection over the millions
+    # of objects its result still holds (~2 s a slice at 1M transactions). They hold no cycles.
+    with gc_paused():
+        return _walk_and_store(con, as_of, config, run_id, chosen, after, ends)
+
+
+def _walk_and_store(con: duckdb.DuckDBPyConnection, as_of: date, config: MatcherSettings, run_id: str,
+                    chosen: Plan, after: date | None, ends: list[date]) -> NightResult:
     allocations = reversals = wanted = walked = 0
+    # One slice: one transaction. Several: each slice commits its ledger entries (the walk up
+    # to a slice's end is a pure function of the inputs up to it; DuckDB keeps a
+    # transaction's replaced temporary tables until its commit, so one transaction over all
+    # slices grew by ~2.5 GB a slice at 10M invoices). The outcomes, returns, learned accounts
+    # and checkpoint are written with the last slice; until then recon.matcher_unfinished
+    # says the night stopped part-way, and the next night walks in full.
+    sliced = len(ends) > 1
     con.execute("BEGIN TRANSACTION")
     try:
         # the night's outcomes and returns as they grow: as of ``after``, then each slice's
@@ -294,8 +319,14 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
             rows = con.execute("SELECT account_key, customer_id, learned_on FROM recon.learned_accounts "
                                "WHERE learned_on <= ?", [after]).fetchall()
             learned, learned_on = {a: c for a, c, _ in rows}, {a: d for a, _, d in rows}
+        if sliced:
+            con.execute("INSERT INTO recon.matcher_unfinished VALUES (?, ?, now())", [as_of, run_id])
         names = CustomerNames(con)  # one per night: the slices share it
         for i, end in enumerate(ends):
+            if sliced:
+                con.execute("COMMIT")
+                _drop_scratch(con)
+                con.execute("BEGIN TRANSACTION")
             resume = None
             if after is not None:
                 returned = {tid for (tid,) in con.execute(
@@ -315,11 +346,25 @@ def reconcile_night(con: duckdb.DuckDBPyConnection, as_of: date, config: Matcher
         counts = dict(con.execute("SELECT outcome, count(*) FROM recon.receipt_outcomes WHERE as_of_date = ? "
                                   "GROUP BY outcome ORDER BY outcome", [as_of]).fetchall())
         _save_checkpoint(con, as_of, run_id, chosen, sum(counts.values()), walked, learned, learned_on)
+        con.execute("DELETE FROM recon.matcher_unfinished")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return NightResult(chosen, len(ends), wanted, walked, counts, LedgerChange(allocations, reversals))
+
+
+# temporary tables a night keeps from slice to slice (the others are a slice's scratch)
+_NIGHT_TABLES = ("_night_outcomes", "_night_returns", "_day_prints", "_invoice_keys")
+
+
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the last slice's scratch tables, outside a transaction: a table replaced inside
+    one keeps its old rows until the commit, so each slice would hold two slices' worth."""
+    for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_%' "
+                               "ESCAPE '\\'").fetchall():
+        if name not in _NIGHT_TABLES:
+            con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
 
 
 def _add_outcomes(con: duckdb.DuckDBPyConnection, result: MatchResult) -> None:

@@ -3,6 +3,10 @@
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
+from pipelines.reconcile.matcher import money, money_text
+
 from .conftest import (
     add_credit_note,
     add_customer,
@@ -313,3 +317,9 @@ def test_a_quote_one_typo_away_from_another_open_invoice_with_an_unconfirming_am
     result = run(con)
     assert allocations(result) == [("T2", "3", "400.00", "invoice_number")]
     assert outcome_of(result, "T1").reason_code == "QUOTED_NUMBER_MAY_BE_TYPO"
+
+
+@pytest.mark.parametrize("cents, text", [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (100, "1.00"), (-1999, "-19.99"),
+                                         (123456789012, "1234567890.12")])
+def test_amounts_in_the_evidence_are_written_as_exact_two_decimal_text(cents, text):
+    assert money_text(cents) == text == str(money(cents))

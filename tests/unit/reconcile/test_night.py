@@ -3,6 +3,7 @@ walk restores what crosses its start (returns found by account and amount, outco
 receipts returned after it)."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -121,4 +122,58 @@ def test_a_walk_holds_only_invoices_issued_by_its_date_and_a_quote_of_a_later_on
         ("T0", "on_account", "NO_INVOICE_FITS_AMOUNT"), ("T4", "allocated", None)]
     assert con.execute(_IN_FORCE, [day]).fetchall() == full.execute(_IN_FORCE, [day]).fetchall() == [
         ("T4", "3", "allocation", date(2026, 2, 22), "invoice_number", "300.00")]
+    full.close()
+
+
+def _short_payments(con):
+    """Payments 2.00 short of the invoice they quote: a 5% fee tolerance settles each with a
+    bank fee, the default 1% leaves the rest open."""
+    add_customer(con, "C1", ACCT)
+    for i, day in enumerate(["2026-02-01", "2026-02-03", "2026-02-05"], start=1):
+        add_invoice(con, str(i), f"A-100{i}", "100.00")
+        add_payment(con, f"T{i}", day, "98.00", f"A-100{i}", account=ACCT)
+
+
+def test_a_night_in_slices_that_stops_part_way_is_walked_in_full_by_the_next(con, monkeypatch):
+    import pipelines.reconcile.night as night_module
+
+    _short_payments(con)
+    day = date(2026, 2, 28)
+    reconcile_night(con, day, MatcherSettings(), "r0")
+    fees = "SELECT count(*) FROM recon.allocation_ledger WHERE kind = 'bank_fee' AND event_type = 'allocation'"
+    assert con.execute(fees).fetchone()[0] == 0
+
+    # Another fee tolerance (a full walk), in slices of one day; the second slice fails.
+    calls = []
+    real_match = night_module.match
+
+    def failing_match(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise RuntimeError("the machine went down")
+        return real_match(*args, **kwargs)
+
+    monkeypatch.setattr(night_module, "match", failing_match)
+    with pytest.raises(RuntimeError):
+        reconcile_night(con, day, MatcherSettings(fee_tolerance_pct=Decimal("5"), slice_transactions=1), "r1")
+    monkeypatch.undo()
+    # the first slice's entries were committed; the checkpoint is still the last whole night's
+    assert con.execute(fees).fetchone()[0] == 1
+    assert con.execute("SELECT run_id FROM recon.matcher_checkpoint").fetchall() == [("r0",)]
+    assert con.execute("SELECT as_of_date, run_id FROM recon.matcher_unfinished").fetchall() == [(day, "r1")]
+
+    # Back to the settings of the checkpoint: resuming after it would keep the stray bank fee.
+    night = reconcile_night(con, day, MatcherSettings(), "r2")
+    assert night.plan.why == "full walk: the night of 2026-02-28 (run r1) stopped part-way"
+    assert con.execute("SELECT count(*) FROM recon.matcher_unfinished").fetchone()[0] == 0
+    full = make_con()
+    _short_payments(full)
+    reconcile_night(full, day, MatcherSettings(), "f")
+    in_force = con.execute(_IN_FORCE, [day]).fetchall()
+    assert in_force == full.execute(_IN_FORCE, [day]).fetchall()
+    assert [row[2] for row in in_force] == ["allocation"] * 3  # no bank fee in force
+    assert con.execute(_OUTCOMES, [day]).fetchall() == full.execute(_OUTCOMES, [day]).fetchall()
+    # a night in slices that finishes leaves no mark
+    reconcile_night(con, day, MatcherSettings(resume=False, slice_transactions=1), "r3")
+    assert con.execute("SELECT count(*) FROM recon.matcher_unfinished").fetchone()[0] == 0
     full.close()
