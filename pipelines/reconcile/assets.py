@@ -24,7 +24,8 @@ MATCHER_INPUTS = [
     AssetKey(["staging", "stg_bank__transactions"]),
     AssetKey(["staging", "stg_manual__decisions"]),
 ]
-# The outcomes and the matcher's checkpoint are written in the same transaction as the ledger.
+# The outcomes and the matcher's checkpoint are written in the same transaction as the ledger's
+# last entries (a night in several slices commits each slice's entries: night._walk_and_store).
 
 
 def build_reconcile_asset(partitions: PartitionsDefinition):
